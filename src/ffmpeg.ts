@@ -321,6 +321,12 @@ export interface DecodeOptions {
   /** 0-based first frame (inclusive) and end frame (exclusive), in source frame numbers. */
   startFrame?: number;
   endFrame?: number;
+  /**
+   * Constant frame rate of the source. When given (and startFrame > 0) ffmpeg seeks with -ss to
+   * half a frame before startFrame instead of decoding from frame 0; exact for constant-frame-rate
+   * video. Leave it out for variable-frame-rate video: frames are then selected by decode index.
+   */
+  fps?: number;
   /** Keep every `step`-th frame of the range (1 = every frame). */
   step?: number;
   pixFmt?: 'rgb24' | 'gray' | 'bgr24';
@@ -370,15 +376,19 @@ export function decodeArgs(o: DecodeOptions, output: 'pipe' | 'null' = 'pipe'): 
   const start = o.startFrame ?? 0;
   const step = Math.max(1, o.step ?? 1);
   const filters: string[] = [];
-  // Frame-accurate range selection by decoded frame number (n), no seeking inaccuracy.
+  const seek = start > 0 && !!o.fps && o.fps > 0;
+  // Frame-accurate range selection by decoded frame number (n). After an -ss seek, n counts from
+  // the first frame at or after the seek point, which is frame `start`.
+  const base = seek ? 0 : start;
   const sel: string[] = [];
-  if (start > 0) sel.push(`gte(n\\,${start})`);
-  if (o.endFrame !== undefined) sel.push(`lt(n\\,${o.endFrame})`);
-  if (step > 1) sel.push(`not(mod(n-${start}\\,${step}))`);
+  if (base > 0) sel.push(`gte(n\\,${base})`);
+  if (o.endFrame !== undefined) sel.push(`lt(n\\,${o.endFrame - start + base})`);
+  if (step > 1) sel.push(`not(mod(n-${base}\\,${step}))`);
   if (sel.length) filters.push(`select=${sel.join('*')}`);
   filters.push(`scale=${width}:${height}:flags=${o.scaleFlags ?? 'bilinear'}`);
   const args = ['-nostdin', '-hide_banner', '-v', 'error'];
   if (o.hwaccel) args.push('-hwaccel', o.hwaccel);
+  if (seek) args.push('-ss', ((start - 0.5) / o.fps!).toFixed(6));
   args.push('-threads', String(o.threads ?? 0), '-i', safeInputArg(o.path), '-an', '-sn', '-dn', '-vf', filters.join(','));
   args.push('-vsync', 'passthrough', '-pix_fmt', pix, '-f', 'rawvideo');
   if (o.endFrame !== undefined) args.push('-frames:v', String(Math.ceil((o.endFrame - start) / step)));

@@ -1,0 +1,114 @@
+/**
+ * The operator contract. One operator = one folder under operators/ whose index.ts exports
+ * `op: OperatorSpec`. The registry (operators/registry.ts) lists them by name.
+ *
+ * Modelled on a stage spec: an op declares its parameters, its output tables and its resources;
+ * it is set up once per worker (setup) and then processes one item (a video or a clip) per call.
+ * An op never receives decoded frames from another process: it gets a path and a frame range and
+ * decodes what it needs itself.
+ */
+
+/** Declared parameter (used for recipe validation, defaults and `egopipe ops` docs). */
+export interface ParamSpec {
+  type: 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'number[]' | 'string[]' | 'object';
+  description: string;
+  default?: unknown;
+  /** inclusive bounds for numbers */
+  min?: number;
+  max?: number;
+  /** allowed values for 'enum' */
+  values?: readonly string[];
+  /** the param must be given in the recipe (no default) */
+  required?: boolean;
+  /** 'number|auto' style: also accept this literal string */
+  orString?: string;
+}
+
+export type ParamsSchema = Record<string, ParamSpec>;
+
+/** Output table: column name -> DuckDB type (e.g. 'VARCHAR', 'INTEGER', 'DOUBLE', 'FLOAT[]'). */
+export interface TableSpec {
+  name: string;
+  description: string;
+  columns: Record<string, string>;
+  /** one sentence per column for the README; optional */
+  docs?: Record<string, string>;
+}
+
+export type Row = Record<string, unknown>;
+
+export interface VideoInfo {
+  video_id: string;
+  path: string;
+  fps: number;
+  frame_count: number;
+  width: number;
+  height: number;
+  rotation: number;
+  vfr: boolean;
+  duration_s: number;
+}
+
+export interface ClipInfo {
+  clip_id: string;
+  video_id: string;
+  scene_index: number;
+  start_frame: number;
+  /** exclusive */
+  end_frame: number;
+  start_s: number;
+  end_s: number;
+  overlap_prev_frames: number;
+}
+
+export interface TaskInput<P = Record<string, unknown>> {
+  op: string;
+  video: VideoInfo;
+  /** present for clip-level ops */
+  clip?: ClipInfo;
+  params: P;
+  /** rows that upstream ops (declared in `needs`) produced for this item, by table name */
+  upstream: Record<string, Row[]>;
+  /** resolved tool paths so workers need no resolution of their own */
+  tools: { ffmpeg: string; ffprobe: string };
+}
+
+export interface TaskOutput {
+  /** rows per output table; each table must be declared in `outputs` */
+  rows: Record<string, Row[]>;
+  /** video-level ops that create clips (the `clips` op) return them here */
+  clips?: ClipInfo[];
+  /** free-form numbers for metrics (frames decoded, inference ms, ...) */
+  stats?: Record<string, number>;
+}
+
+export interface OpContext<S = unknown> {
+  /** whatever setup() returned for this op + params, once per worker */
+  state: S;
+  signal?: AbortSignal;
+}
+
+export interface OperatorSpec<P = any, S = any> {
+  name: string;
+  description: string;
+  /** 'video': one task per video; 'clip': one task per clip */
+  level: 'video' | 'clip';
+  /** ops whose output this op reads (must appear earlier in the recipe) */
+  needs: readonly string[];
+  params: ParamsSchema;
+  outputs: readonly TableSpec[];
+  /**
+   * Where it runs. 'main': cheap, runs inline in the orchestrator (with a concurrency limit);
+   * 'cpu': Piscina worker-thread pool; 'gpu': the model-worker pool (CPU provider without GPUs).
+   */
+  resources: { pool: 'main' | 'cpu' | 'gpu'; concurrency?: number };
+  /** Model files this op needs (names in the recipe's models: section). Missing weights => refuse. */
+  models?: readonly string[];
+  /** Check params beyond the schema; return human-readable errors (field, what, fix). */
+  validate?: (params: P) => string[];
+  /** Once per worker per (op, params): load models etc. */
+  setup?: (params: P) => Promise<S> | S;
+  /** Estimated work for longest-first scheduling (default: frames in the item). */
+  cost?: (task: Pick<TaskInput<P>, 'video' | 'clip' | 'params'>) => number;
+  run: (task: TaskInput<P>, ctx: OpContext<S>) => Promise<TaskOutput>;
+}
