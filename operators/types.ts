@@ -69,6 +69,8 @@ export interface TaskInput<P = Record<string, unknown>> {
   params: P;
   /** rows that upstream ops (declared in `needs`) produced for this item, by table name */
   upstream: Record<string, Row[]>;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  attempt: number;
   /** resolved tool paths so workers need no resolution of their own */
   tools: { ffmpeg: string; ffprobe: string };
 }
@@ -78,8 +80,23 @@ export interface TaskOutput {
   rows: Record<string, Row[]>;
   /** video-level ops that create clips (the `clips` op) return them here */
   clips?: ClipInfo[];
-  /** free-form numbers for metrics (frames decoded, inference ms, ...) */
+  /** the `probe` op returns the video's metadata here (it becomes the `videos` row) */
+  video?: Partial<VideoInfo> & Record<string, unknown>;
+  /** free-form numbers for metrics (frames decoded, inference ms, ...); `frames` feeds frames/s */
   stats?: Record<string, number>;
+}
+
+/**
+ * Throw this from an op for a failure that a retry cannot fix (a corrupt file, a missing model):
+ * the task is dead-lettered at once instead of being retried.
+ */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+  readonly permanent = true;
+}
+
+export function isPermanent(e: unknown): boolean {
+  return !!e && typeof e === 'object' && (e as { permanent?: unknown }).permanent === true;
 }
 
 export interface OpContext<S = unknown> {
@@ -93,8 +110,10 @@ export interface OperatorSpec<P = any, S = any> {
   description: string;
   /** 'video': one task per video; 'clip': one task per clip */
   level: 'video' | 'clip';
-  /** ops whose output this op reads (must appear earlier in the recipe) */
+  /** ops whose output this op reads; they must appear earlier in the recipe */
   needs: readonly string[];
+  /** ops whose output this op reads when they are in the recipe (optional inputs) */
+  reads?: readonly string[];
   params: ParamsSchema;
   outputs: readonly TableSpec[];
   /**

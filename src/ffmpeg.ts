@@ -212,7 +212,7 @@ export async function probe(file: string, opts: { timeoutMs?: number; countFrame
   if (r.signal) throw new ProbeError(`ffprobe was killed (${r.signal}); timeout ${opts.timeoutMs ?? 60_000} ms`, false);
   if (r.code !== 0) {
     const msg = lastLines(r.stderr) || `ffprobe exited with code ${r.code}`;
-    throw new ProbeError(`ffprobe failed: ${msg}`, isPermanentMediaError(r.stderr) || true);
+    throw new ProbeError(`ffprobe failed: ${msg}`, isPermanentMediaError(r.stderr));
   }
   let j: { streams?: Array<Record<string, unknown>>; format?: Record<string, unknown> };
   try {

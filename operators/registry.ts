@@ -1,0 +1,21 @@
+/** All operators by name. Adding an op = one folder under operators/ + one line here. */
+import type { OperatorSpec, TableSpec } from './types.js';
+import { op as probe } from './probe/index.js';
+import { op as sceneDetect } from './scene_detect/index.js';
+import { op as clips } from './clips/index.js';
+
+export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
+  [probe.name]: probe,
+  [sceneDetect.name]: sceneDetect,
+  [clips.name]: clips,
+});
+
+export function getOp(name: string): OperatorSpec {
+  const op = OPERATORS[name];
+  if (!op) throw new Error(`unknown op "${name}"`);
+  return op;
+}
+
+export function allTables(): TableSpec[] {
+  return Object.values(OPERATORS).flatMap((o) => [...o.outputs]);
+}

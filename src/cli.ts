@@ -1,0 +1,271 @@
+/**
+ * The `egopipe` command line. Exit codes: 0 all done; 3 finished but some items dead-lettered;
+ * 2 usage, recipe or environment error (nothing written); 1 internal failure; 130 interrupted.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './paths.js';
+import chalk from 'chalk';
+import { OPERATORS } from '../operators/registry.js';
+import { ToolNotFoundError } from './ffmpeg.js';
+import { checkInputs, InputError } from './ingest.js';
+import { LockedError } from './lock.js';
+import { fmtDuration, Logger, type LogFormat } from './log.js';
+import { DiskFullError } from './parquet.js';
+import { formatCsv, formatTable, runQuery } from './query.js';
+import { loadRecipe, RecipeError } from './recipe.js';
+import { EXIT, runPipeline, type RunSummary } from './run.js';
+import { formatStatus, NoManifestError, readDlq, readStatus } from './status.js';
+import { doctor, formatDoctor } from './doctor.js';
+import { Manifest } from './manifest.js';
+
+export { ROOT };
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+}
+
+export function printSummary(s: RunSummary, opts: { json: boolean; quiet?: boolean }): void {
+  if (opts.json) {
+    out(JSON.stringify({ event: 'summary', ...s }));
+    return;
+  }
+  const m = new Manifest(Manifest.pathIn(s.out), { readonly: true });
+  let clips = 0;
+  try {
+    clips = (m.db.prepare('SELECT COUNT(*) AS n FROM clips').get() as { n: number }).n;
+  } finally {
+    m.close();
+  }
+  const rows = Object.entries(s.rows)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(', ');
+  const fps = s.frames / Math.max(s.seconds, 1e-3);
+  const lines = [
+    chalk.bold(`egopipe run ${s.run_id} ${s.interrupted ? chalk.yellow('interrupted') : s.dead ? chalk.yellow('finished with dead letters') : chalk.green('finished')}`),
+    `  videos     ${s.videos.seen} seen, ${s.videos.new} new, ${s.videos.duplicates} duplicate(s) skipped; ${s.videos.ok} ok, ${s.videos.failed} failed (all runs)`,
+    `  scenes     ${s.rows.scenes ?? 0} written this run`,
+    `  clips      ${s.rows.clips ?? 0} written this run (${clips} in total)`,
+    `  rows       ${rows || 'none (nothing left to do)'}`,
+    `  failures   ${s.dead} dead-lettered${s.dead ? ` — see: egopipe dlq --out ${JSON.stringify(s.out)}` : ''}`,
+    `  time       ${fmtDuration(s.seconds)}  (${fps.toFixed(0)} frames/s scene detection, ${(s.videos.new / Math.max(s.seconds, 1e-3)).toFixed(2)} videos/s)`,
+    `  output     ${s.out}`,
+    `  try        egopipe query --out ${JSON.stringify(s.out)} "SELECT v.path, count(*) AS clips FROM clips c JOIN videos v USING (video_id) GROUP BY 1 ORDER BY 2 DESC"`,
+  ];
+  out(lines.join('\n'));
+}
+
+function loggerFrom(o: { quiet?: boolean; logFormat?: string; verbose?: boolean }): Logger {
+  return new Logger({ format: (o.logFormat ?? 'text') as LogFormat, quiet: !!o.quiet, verbose: !!o.verbose });
+}
+
+async function cmdRun(recipeFile: string, o: {
+  input: string[];
+  out: string;
+  quiet?: boolean;
+  logFormat?: string;
+  progressInterval?: string;
+  retryDead?: boolean;
+  forceLock?: boolean;
+  workers?: string;
+  verbose?: boolean;
+}): Promise<number> {
+  const recipe = loadRecipe(recipeFile);
+  if (o.workers !== undefined) {
+    const n = Number(o.workers);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers must be a positive integer, got ${o.workers}`);
+    recipe.resources.cpu_workers = n;
+  }
+  checkInputs(o.input);
+  const logger = loggerFrom(o);
+  const summary = await runPipeline({
+    recipe,
+    inputs: o.input,
+    outDir: o.out,
+    argv: process.argv.slice(2),
+    logger,
+    progressInterval: o.progressInterval ? Number(o.progressInterval) : undefined,
+    retryDead: o.retryDead,
+    forceLock: o.forceLock,
+  });
+  if (!o.quiet || o.logFormat === 'json') printSummary(summary, { json: o.logFormat === 'json' });
+  return summary.exitCode;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('egopipe')
+    .description('Turn raw egocentric video into robot-learning data: scene clips, hands, masks, 3D, robot joint trajectories — as Parquet.')
+    .version(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('Run a recipe over videos. Running again with the same --out resumes: only unfinished work runs.')
+    .argument('<recipe>', 'recipe YAML file (see recipes/)')
+    .requiredOption('-i, --input <paths...>', 'video files, folders (scanned recursively) or .txt lists of paths')
+    .requiredOption('-o, --out <dir>', 'output folder (Parquet tables + manifest); reuse it to resume')
+    .option('-w, --workers <n>', 'CPU worker threads (overrides resources.cpu_workers)')
+    .option('-q, --quiet', 'no progress output; errors only')
+    .addOption(new Option('--log-format <format>', 'log lines on stderr as text or JSON lines').choices(['text', 'json']).default('text'))
+    .option('--progress-interval <seconds>', 'seconds between status lines when stderr is not a terminal', '10')
+    .option('--retry-dead', 'retry dead-lettered items of earlier runs')
+    .option('--force-lock', 'take over a lock held by a run on another host')
+    .option('-v, --verbose', 'debug logs')
+    .action(async (recipe, o) => {
+      process.exitCode = await cmdRun(recipe, o);
+    });
+
+  program
+    .command('status')
+    .description('Task counts by state per op, throughput and ETA. Safe to run from another terminal during a run.')
+    .requiredOption('-o, --out <dir>', 'output folder of a run')
+    .option('--json', 'print JSON')
+    .action((o) => {
+      const s = readStatus(o.out);
+      out(o.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+    });
+
+  program
+    .command('dlq')
+    .description('Dead-lettered items: video path or clip id, op, attempts, last error.')
+    .requiredOption('-o, --out <dir>', 'output folder of a run')
+    .option('--json', 'print a JSON array')
+    .action((o) => {
+      const d = readDlq(o.out);
+      if (o.json) return out(JSON.stringify(d, null, 2));
+      if (!d.length) return out('no dead-lettered items');
+      out(
+        formatTable(
+          ['kind', 'video_path', 'clip_id', 'op', 'attempts', 'last_error'],
+          d.map((x) => ({ ...x, clip_id: x.clip_id ?? '' })),
+          100,
+        ),
+      );
+    });
+
+  program
+    .command('query')
+    .description('SQL (DuckDB) over the outputs; every table is a view by its name (videos, scenes, clips, runs, ...; tasks from the manifest).')
+    .requiredOption('-o, --out <dir>', 'output folder of a run')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+    .argument('<sql>', 'the query, e.g. "SELECT count(*) FROM clips"')
+    .action(async (sql, o) => {
+      if (!fs.existsSync(o.out)) throw new UsageError(`no such output folder: ${o.out}`);
+      let r;
+      try {
+        r = await runQuery(o.out, sql);
+      } catch (e) {
+        throw new UsageError(`query failed: ${(e as Error).message}`);
+      }
+      if (o.format === 'json') out(JSON.stringify(r.rows));
+      else if (o.format === 'csv') out(formatCsv(r.columns, r.rows));
+      else out(formatTable(r.columns, r.rows));
+    });
+
+  program
+    .command('validate')
+    .description('Check a recipe: every error with its field path and line. Writes nothing.')
+    .argument('<recipe>', 'recipe YAML file')
+    .action((file) => {
+      const r = loadRecipe(file);
+      out(`${file}: ok — ${r.ops.length} op(s): ${r.ops.map((x) => x.op).join(' → ')}; ${r.resources.cpu_workers} CPU worker(s)`);
+    });
+
+  program
+    .command('doctor')
+    .description('ffmpeg/ffprobe and versions, hardware decoders, onnxruntime providers, GPUs, free disk.')
+    .option('-o, --out <dir>', 'where outputs will go (free disk is checked there)', '.')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await doctor({ out: o.out });
+      out(o.json ? JSON.stringify(r, null, 2) : formatDoctor(r));
+      if (!r.ok) process.exitCode = EXIT.INTERNAL;
+    });
+
+  program
+    .command('ops')
+    .description('List the operators, their parameters (with defaults) and output tables.')
+    .option('--json', 'print JSON')
+    .action((o) => {
+      if (o.json) return out(JSON.stringify(Object.values(OPERATORS).map(({ run: _r, setup: _s, validate: _v, cost: _c, ...rest }) => rest), null, 2));
+      for (const op of Object.values(OPERATORS)) {
+        out(chalk.bold(`${op.name}`) + `  (${op.level}, ${op.resources.pool} pool) — ${op.description}`);
+        for (const [k, p] of Object.entries(op.params)) {
+          out(`    ${k}: ${p.type === 'enum' ? p.values!.join('|') : p.type}${p.orString ? '|' + p.orString : ''} = ${JSON.stringify(p.default)}  ${chalk.gray(p.description)}`);
+        }
+        for (const t of op.outputs) out(`    → table ${t.name}(${Object.keys(t.columns).join(', ')})`);
+      }
+    });
+
+  program
+    .command('runs')
+    .description('List the runs recorded in an output folder (provenance).')
+    .requiredOption('-o, --out <dir>', 'output folder of a run')
+    .option('--json', 'print JSON')
+    .action((o) => {
+      if (!fs.existsSync(Manifest.pathIn(o.out))) throw new NoManifestError(`no egopipe output in ${o.out}`);
+      const m = new Manifest(Manifest.pathIn(o.out), { readonly: true });
+      try {
+        const rows = m.db
+          .prepare(`SELECT run_id, status, recipe_name, recipe_hash, code_version, host, started_at, ended_at FROM runs ORDER BY started_at`)
+          .all() as Array<Record<string, unknown>>;
+        const fmt = rows.map((r) => ({
+          ...r,
+          started_at: new Date((r.started_at as number) * 1000).toISOString(),
+          ended_at: r.ended_at ? new Date((r.ended_at as number) * 1000).toISOString() : null,
+        }));
+        out(o.json ? JSON.stringify(fmt, null, 2) : formatTable(Object.keys(fmt[0] ?? { run_id: '' }), fmt));
+      } finally {
+        m.close();
+      }
+    });
+
+  program
+    .command('demo')
+    .description('Generate sample videos (plus ../shared/data/videos when present) and run recipes/demo.yaml on them.')
+    .option('-o, --out <dir>', 'output folder (emptied first)', 'demo-out')
+    .option('--recipe <file>', 'recipe to run', path.join(ROOT, 'recipes', 'demo.yaml'))
+    .option('-q, --quiet', 'no progress output')
+    .action(async (o) => {
+      const { runDemo } = await import('./demo.js');
+      process.exitCode = await runDemo({ out: o.out, recipe: o.recipe, quiet: !!o.quiet });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return EXIT.USAGE;
+    }
+    if (e instanceof RecipeError) {
+      process.stderr.write(chalk.red(e.message) + '\n');
+      return EXIT.USAGE;
+    }
+    if (e instanceof UsageError || e instanceof InputError || e instanceof LockedError || e instanceof NoManifestError || e instanceof ToolNotFoundError) {
+      process.stderr.write(chalk.red(`error: ${e.message}`) + '\n');
+      return EXIT.USAGE;
+    }
+    if (e instanceof DiskFullError) {
+      process.stderr.write(chalk.red(`error: ${e.message}`) + '\n');
+      return EXIT.INTERNAL;
+    }
+    process.stderr.write(chalk.red(`internal error: ${(e as Error)?.stack ?? e}`) + '\n');
+    process.stderr.write('This is a bug or an environment problem; the next run resumes from the last commit.\n');
+    return EXIT.INTERNAL;
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * The manifest: a SQLite file (<out>/manifest.sqlite, WAL mode) that holds run state — sources,
+ * videos, clips, tasks per (item, op), committed Parquet parts and runs. SQLite in WAL mode lets
+ * `egopipe status` read it from another process while a run writes, and survives kill -9.
+ *
+ * Task states:
+ *   pending  -> running -> finished (result buffered in memory, not yet durable)
+ *                        -> done     (its rows are in a committed Parquet part)
+ *            -> retry (failed, will be retried after not_before) -> running ...
+ *            -> dead  (failed permanently or out of attempts; listed by `egopipe dlq`)
+ *            -> skipped (an earlier op on the same item is dead)
+ * After a crash, `running` and `finished` go back to `pending` (their rows were never committed).
+ */
+import Database from 'better-sqlite3';
+import type { Database as DB, Statement } from 'better-sqlite3';
+import path from 'node:path';
+import type { ClipInfo } from '../operators/types.js';
+
+export type TaskState = 'pending' | 'running' | 'finished' | 'done' | 'retry' | 'dead' | 'skipped';
+
+export interface TaskRow {
+  item_id: string;
+  op: string;
+  level: 'video' | 'clip';
+  video_id: string;
+  seq: number;
+  pool: string;
+  config_hash: string;
+  state: TaskState;
+  ready: number;
+  attempts: number;
+  last_error: string | null;
+  permanent: number;
+  cost: number;
+  not_before: number;
+  worker: string | null;
+  run_id: string | null;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+export interface VideoRow {
+  video_id: string;
+  path: string;
+  size: number;
+  meta: string | null;
+  status: 'pending' | 'ok' | 'failed';
+  error: string | null;
+  row_written: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs(
+  run_id TEXT PRIMARY KEY, started_at REAL, ended_at REAL, status TEXT, recipe_name TEXT, recipe_hash TEXT,
+  recipe_yaml TEXT, recipe_json TEXT, code_version TEXT, tools TEXT, host TEXT, argv TEXT, counts TEXT);
+CREATE TABLE IF NOT EXISTS sources(path TEXT PRIMARY KEY, video_id TEXT, size INTEGER, mtime_ms REAL, first_run TEXT);
+CREATE TABLE IF NOT EXISTS videos(
+  video_id TEXT PRIMARY KEY, path TEXT, size INTEGER, meta TEXT, status TEXT DEFAULT 'pending', error TEXT,
+  row_written INTEGER DEFAULT 0, first_run TEXT);
+CREATE TABLE IF NOT EXISTS clips(
+  clip_id TEXT PRIMARY KEY, video_id TEXT, scene_index INTEGER, start_frame INTEGER, end_frame INTEGER,
+  start_s REAL, end_s REAL, overlap_prev_frames INTEGER);
+CREATE INDEX IF NOT EXISTS clips_video ON clips(video_id);
+CREATE TABLE IF NOT EXISTS tasks(
+  item_id TEXT NOT NULL, op TEXT NOT NULL, level TEXT NOT NULL, video_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  pool TEXT NOT NULL, config_hash TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', ready INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, permanent INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
+  not_before REAL NOT NULL DEFAULT 0, worker TEXT, run_id TEXT, created_at REAL, started_at REAL, ended_at REAL,
+  PRIMARY KEY(item_id, op));
+CREATE INDEX IF NOT EXISTS tasks_sched ON tasks(pool, state, ready, seq, cost);
+CREATE INDEX IF NOT EXISTS tasks_video ON tasks(video_id, level);
+CREATE TABLE IF NOT EXISTS parts(
+  path TEXT PRIMARY KEY, tmp_path TEXT NOT NULL, table_name TEXT NOT NULL, run_id TEXT NOT NULL, rows INTEGER NOT NULL,
+  created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS done_log(run_id TEXT, ts REAL, op TEXT, n INTEGER, frames INTEGER);
+`;
+
+export class Manifest {
+  readonly db: DB;
+  private stmts = new Map<string, Statement>();
+
+  constructor(
+    readonly file: string,
+    opts: { readonly?: boolean } = {},
+  ) {
+    this.db = new Database(file, { readonly: !!opts.readonly, fileMustExist: !!opts.readonly, timeout: 10_000 });
+    if (!opts.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.exec(SCHEMA);
+    }
+  }
+
+  static pathIn(outDir: string): string {
+    return path.join(outDir, 'manifest.sqlite');
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  stmt(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // -- sources & videos ---------------------------------------------------------------------
+
+  sourceLookup(p: string): { video_id: string; size: number; mtime_ms: number } | undefined {
+    return this.stmt('SELECT video_id, size, mtime_ms FROM sources WHERE path = ?').get(p) as
+      | { video_id: string; size: number; mtime_ms: number }
+      | undefined;
+  }
+
+  upsertSource(p: string, videoId: string, size: number, mtimeMs: number, runId: string): void {
+    this.stmt(
+      `INSERT INTO sources(path, video_id, size, mtime_ms, first_run) VALUES(?,?,?,?,?)
+       ON CONFLICT(path) DO UPDATE SET video_id=excluded.video_id, size=excluded.size, mtime_ms=excluded.mtime_ms`,
+    ).run(p, videoId, size, mtimeMs, runId);
+  }
+
+  /** Insert a video if new. Returns true when it was new. */
+  addVideo(videoId: string, p: string, size: number, runId: string): boolean {
+    const r = this.stmt('INSERT OR IGNORE INTO videos(video_id, path, size, first_run) VALUES(?,?,?,?)').run(videoId, p, size, runId);
+    return r.changes > 0;
+  }
+
+  video(videoId: string): VideoRow | undefined {
+    return this.stmt('SELECT * FROM videos WHERE video_id = ?').get(videoId) as VideoRow | undefined;
+  }
+
+  setVideoMeta(videoId: string, meta: unknown): void {
+    this.stmt('UPDATE videos SET meta = ? WHERE video_id = ?').run(JSON.stringify(meta), videoId);
+  }
+
+  setVideoStatus(videoId: string, status: VideoRow['status'], error: string | null): void {
+    this.stmt('UPDATE videos SET status = ?, error = ? WHERE video_id = ?').run(status, error, videoId);
+  }
+
+  // -- clips --------------------------------------------------------------------------------
+
+  addClips(clips: ClipInfo[]): void {
+    const ins = this.stmt(
+      `INSERT OR IGNORE INTO clips(clip_id, video_id, scene_index, start_frame, end_frame, start_s, end_s, overlap_prev_frames)
+       VALUES(@clip_id, @video_id, @scene_index, @start_frame, @end_frame, @start_s, @end_s, @overlap_prev_frames)`,
+    );
+    for (const c of clips) ins.run(c);
+  }
+
+  clip(clipId: string): ClipInfo | undefined {
+    return this.stmt('SELECT * FROM clips WHERE clip_id = ?').get(clipId) as ClipInfo | undefined;
+  }
+
+  // -- tasks --------------------------------------------------------------------------------
+
+  /** Is the task that precedes (item, seq) in its chain finished? (true when there is none) */
+  predecessorFinished(itemId: string, level: string, seq: number): boolean {
+    const r = this.stmt(
+      `SELECT state FROM tasks WHERE item_id = ? AND level = ? AND seq < ? ORDER BY seq DESC LIMIT 1`,
+    ).get(itemId, level, seq) as { state: string } | undefined;
+    return !r || r.state === 'done' || r.state === 'finished';
+  }
+
+  addTask(t: {
+    item_id: string;
+    op: string;
+    level: 'video' | 'clip';
+    video_id: string;
+    seq: number;
+    pool: string;
+    config_hash: string;
+    ready: boolean;
+    cost: number;
+  }): boolean {
+    const r = this.stmt(
+      `INSERT OR IGNORE INTO tasks(item_id, op, level, video_id, seq, pool, config_hash, ready, cost, created_at)
+       VALUES(?,?,?,?,?,?,?,?,?,?)`,
+    ).run(t.item_id, t.op, t.level, t.video_id, t.seq, t.pool, t.config_hash, t.ready ? 1 : 0, t.cost, Date.now() / 1000);
+    return r.changes > 0;
+  }
+
+  task(itemId: string, op: string): TaskRow | undefined {
+    return this.stmt('SELECT * FROM tasks WHERE item_id = ? AND op = ?').get(itemId, op) as TaskRow | undefined;
+  }
+
+  /** Runnable tasks for one pool: deeper ops first (drain the pipeline), then most work first. */
+  nextTasks(pool: string, limit: number, now: number, exclude: Set<string>, ops: string[]): TaskRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM tasks WHERE pool = ? AND ready = 1 AND state IN ('pending','retry') AND not_before <= ?
+         AND op IN (${ops.map(() => '?').join(',')}) ORDER BY seq DESC, cost DESC LIMIT ?`,
+      )
+      .all(pool, now, ...ops, limit + exclude.size) as TaskRow[];
+    return rows.filter((r) => !exclude.has(r.item_id + '\u0000' + r.op)).slice(0, limit);
+  }
+
+  markRunning(itemId: string, op: string, runId: string, worker: string): void {
+    this.stmt(`UPDATE tasks SET state='running', run_id=?, worker=?, started_at=? WHERE item_id=? AND op=?`).run(
+      runId,
+      worker,
+      Date.now() / 1000,
+      itemId,
+      op,
+    );
+  }
+
+  markFinished(itemId: string, op: string): void {
+    this.stmt(`UPDATE tasks SET state='finished', ended_at=? WHERE item_id=? AND op=?`).run(Date.now() / 1000, itemId, op);
+  }
+
+  markDoneMany(keys: Array<[string, string]>): void {
+    const s = this.stmt(`UPDATE tasks SET state='done' WHERE item_id=? AND op=? AND state='finished'`);
+    for (const [i, o] of keys) s.run(i, o);
+  }
+
+  /** Record a failed attempt. Returns the new state. */
+  markFailed(itemId: string, op: string, error: string, permanent: boolean, maxAttempts: number, backoffS: number): TaskState {
+    const t = this.task(itemId, op);
+    if (!t) throw new Error(`internal: no task ${op} for ${itemId}`);
+    const attempts = t.attempts + 1;
+    const dead = permanent || attempts >= maxAttempts;
+    const state: TaskState = dead ? 'dead' : 'retry';
+    const notBefore = dead ? 0 : Date.now() / 1000 + backoffS * 2 ** (attempts - 1);
+    this.stmt(
+      `UPDATE tasks SET state=?, attempts=?, last_error=?, permanent=?, not_before=?, ended_at=? WHERE item_id=? AND op=?`,
+    ).run(state, attempts, error.slice(0, 4000), permanent ? 1 : 0, notBefore, Date.now() / 1000, itemId, op);
+    return state;
+  }
+
+  /** Make the next op in the item's chain runnable. */
+  setReady(itemId: string, seq: number, level: string): void {
+    this.stmt(
+      `UPDATE tasks SET ready=1 WHERE item_id=? AND level=? AND seq=(SELECT MIN(seq) FROM tasks WHERE item_id=? AND level=? AND seq>?)`,
+    ).run(itemId, level, itemId, level, seq);
+  }
+
+  /** An op died on an item: every later op on that item (and its clips) is skipped. */
+  skipAfter(itemId: string, seq: number, reason: string): number {
+    return this.stmt(
+      `UPDATE tasks SET state='skipped', last_error=? WHERE item_id=? AND seq>? AND state IN ('pending','retry')`,
+    ).run(reason, itemId, seq).changes;
+  }
+
+  /**
+   * Crash recovery: work that was running or finished-but-uncommitted goes back to pending (an
+   * interrupted attempt does not count against max_attempts); readiness is recomputed.
+   */
+  recover(): { requeued: number } {
+    return this.tx(() => {
+      const r = this.db.prepare(`UPDATE tasks SET state='pending', worker=NULL WHERE state IN ('running','finished')`).run();
+      this.db.exec(`UPDATE tasks SET ready = CASE WHEN NOT EXISTS (
+          SELECT 1 FROM tasks p WHERE p.item_id = tasks.item_id AND p.level = tasks.level AND p.seq < tasks.seq
+            AND p.state NOT IN ('done','finished')) THEN 1 ELSE 0 END`);
+      return { requeued: r.changes };
+    });
+  }
+
+  /** Dead-lettered tasks become retryable again (for `run --retry-dead`). */
+  reviveDead(): number {
+    return this.tx(() => {
+      const n = this.db.prepare(`UPDATE tasks SET state='pending', attempts=0, permanent=0, not_before=0 WHERE state='dead'`).run().changes;
+      this.db.exec(`UPDATE tasks SET state='pending', last_error=NULL WHERE state='skipped'`);
+      this.db.exec(`UPDATE videos SET status='pending', error=NULL, row_written=0 WHERE status='failed'`);
+      return n;
+    });
+  }
+
+  countsByOp(): Array<{ op: string; state: TaskState; n: number }> {
+    return this.stmt(`SELECT op, state, COUNT(*) AS n FROM tasks GROUP BY op, state`).all() as Array<{
+      op: string;
+      state: TaskState;
+      n: number;
+    }>;
+  }
+
+  unfinishedCount(ops?: string[]): number {
+    if (!ops) {
+      return (this.stmt(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished')`).get() as { n: number }).n;
+    }
+    return (
+      this.db
+        .prepare(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished') AND op IN (${ops.map(() => '?').join(',')})`)
+        .get(...ops) as { n: number }
+    ).n;
+  }
+
+  /** Tasks that are blocked forever: pending but their predecessor is dead/skipped (defensive). */
+  soonestRetry(): number | null {
+    const r = this.stmt(`SELECT MIN(not_before) AS t FROM tasks WHERE state='retry'`).get() as { t: number | null };
+    return r.t;
+  }
+
+  dead(): Array<TaskRow & { path: string }> {
+    return this.stmt(
+      `SELECT t.*, v.path AS path FROM tasks t LEFT JOIN videos v ON v.video_id = t.video_id WHERE t.state = 'dead'
+       ORDER BY t.ended_at`,
+    ).all() as Array<TaskRow & { path: string }>;
+  }
+
+  // -- parts (committed Parquet files) --------------------------------------------------------
+
+  addPart(p: { path: string; tmp_path: string; table_name: string; run_id: string; rows: number }): void {
+    this.stmt(`INSERT INTO parts(path, tmp_path, table_name, run_id, rows, created_at) VALUES(?,?,?,?,?,?)`).run(
+      p.path,
+      p.tmp_path,
+      p.table_name,
+      p.run_id,
+      p.rows,
+      Date.now() / 1000,
+    );
+  }
+
+  parts(): Array<{ path: string; tmp_path: string; table_name: string; run_id: string; rows: number }> {
+    return this.stmt(`SELECT path, tmp_path, table_name, run_id, rows FROM parts`).all() as Array<{
+      path: string;
+      tmp_path: string;
+      table_name: string;
+      run_id: string;
+      rows: number;
+    }>;
+  }
+
+  // -- runs ---------------------------------------------------------------------------------
+
+  insertRun(r: {
+    run_id: string;
+    started_at: number;
+    recipe_name: string;
+    recipe_hash: string;
+    recipe_yaml: string;
+    recipe_json: string;
+    code_version: string;
+    tools: string;
+    host: string;
+    argv: string;
+  }): void {
+    this.stmt(
+      `INSERT INTO runs(run_id, started_at, status, recipe_name, recipe_hash, recipe_yaml, recipe_json, code_version, tools, host, argv)
+       VALUES(@run_id, @started_at, 'running', @recipe_name, @recipe_hash, @recipe_yaml, @recipe_json, @code_version, @tools, @host, @argv)`,
+    ).run(r);
+  }
+
+  endRun(runId: string, status: string, counts: unknown): void {
+    this.stmt(`UPDATE runs SET ended_at=?, status=?, counts=? WHERE run_id=?`).run(Date.now() / 1000, status, JSON.stringify(counts), runId);
+  }
+
+  runs(): Array<Record<string, unknown>> {
+    return this.stmt(`SELECT * FROM runs ORDER BY started_at`).all() as Array<Record<string, unknown>>;
+  }
+
+  logDone(runId: string, op: string, n: number, frames: number): void {
+    this.stmt(`INSERT INTO done_log(run_id, ts, op, n, frames) VALUES(?,?,?,?,?)`).run(runId, Date.now() / 1000, op, n, frames);
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmt('INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value').run(key, value);
+  }
+}

@@ -1,0 +1,696 @@
+/**
+ * The orchestrator: recipe + inputs -> manifest tasks -> pools -> Parquet.
+ *
+ * Pull-based: each pool (main = inline async, cpu = Piscina threads) has an in-flight limit and
+ * pulls runnable tasks from the manifest (deepest op first so items drain through the chain, then
+ * largest first to shorten the tail). Nothing is queued in memory beyond the in-flight tasks;
+ * discovery streams into SQLite while work runs. Finished results are buffered and committed to
+ * Parquet together with their "done" state (see parquet.ts), so a crash at any moment followed by
+ * the same command yields every row exactly once.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import pLimit from 'p-limit';
+import { getOp } from '../operators/registry.js';
+import type { ClipInfo, OperatorSpec, Row, TableSpec, TaskInput, VideoInfo } from '../operators/types.js';
+import { resolveTool, setToolPaths, type ToolInfo } from './ffmpeg.js';
+import { contentId, discover, pathId } from './ingest.js';
+import { acquireLock } from './lock.js';
+import { bar, fmtDuration, Logger } from './log.js';
+import { Manifest, type TaskRow } from './manifest.js';
+import { DiskFullError, OutputStore } from './parquet.js';
+import { CpuPool } from './pool.js';
+import type { Recipe, RecipeOp } from './recipe.js';
+import { runsTable, videosTable } from './tables.js';
+import { ROOT } from './paths.js';
+import { runOp, type WorkerResult } from './worker.js';
+
+const require = createRequire(import.meta.url);
+
+export interface RunOptions {
+  recipe: Recipe;
+  inputs: string[];
+  outDir: string;
+  argv: string[];
+  logger: Logger;
+  /** seconds between one-line status prints on a non-TTY */
+  progressInterval?: number;
+  retryDead?: boolean;
+  forceLock?: boolean;
+}
+
+export interface RunSummary {
+  run_id: string;
+  out: string;
+  seconds: number;
+  videos: { seen: number; new: number; duplicates: number; ok: number; failed: number };
+  tasks: Record<string, Record<string, number>>;
+  rows: Record<string, number>;
+  frames: number;
+  dead: number;
+  interrupted: boolean;
+  exitCode: number;
+}
+
+export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2, DEAD_LETTERS: 3, INTERRUPTED: 130 } as const;
+
+export function codeVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  let git = '';
+  try {
+    if (!fs.existsSync(path.join(ROOT, '.git'))) throw new Error('no git');
+    git = execFileSync('git', ['-C', ROOT, 'describe', '--always', '--dirty', '--abbrev=12'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    /* not a git checkout */
+  }
+  return git ? `${pkg.version}+${git}` : pkg.version;
+}
+
+function newRunId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${t}-${Math.random().toString(16).slice(2, 8)}`;
+}
+
+function toolVersions(ff: ToolInfo, fp: ToolInfo): Record<string, unknown> {
+  const v: Record<string, unknown> = {
+    ffmpeg: { path: ff.path, source: ff.source, version: ff.version },
+    ffprobe: { path: fp.path, source: fp.source, version: fp.version },
+    node: process.version,
+  };
+  for (const [name, mod] of [
+    ['duckdb', '@duckdb/node-api/package.json'],
+    ['onnxruntime', 'onnxruntime-node/package.json'],
+    ['piscina', 'piscina/package.json'],
+    ['better_sqlite3', 'better-sqlite3/package.json'],
+  ]) {
+    try {
+      v[name] = (require(mod) as { version: string }).version;
+    } catch {
+      v[name] = null;
+    }
+  }
+  return v;
+}
+
+interface InFlight {
+  task: TaskRow;
+  pool: string;
+  started: number;
+}
+
+export async function runPipeline(o: RunOptions): Promise<RunSummary> {
+  const { recipe, logger } = o;
+  const t0 = Date.now();
+  const outDir = path.resolve(o.outDir);
+  setToolPaths(recipe.tools);
+  const ffmpeg = resolveTool('ffmpeg');
+  const ffprobe = resolveTool('ffprobe');
+  fs.mkdirSync(outDir, { recursive: true });
+  const runId = newRunId();
+  const lock = acquireLock(outDir, runId, { force: o.forceLock });
+  if (lock.tookOver) logger.warn('lock.stale', `took over a stale lock from pid ${lock.tookOver.pid} (run ${lock.tookOver.run_id})`);
+
+  const manifest = new Manifest(Manifest.pathIn(outDir));
+  const tables = new Map<string, TableSpec>();
+  tables.set(videosTable.name, videosTable);
+  for (const ro of recipe.ops) for (const t of getOp(ro.op).outputs) tables.set(t.name, t);
+  const store = new OutputStore(outDir, runId, manifest, tables);
+  let cpuPool: CpuPool | undefined;
+  let progressTimer: NodeJS.Timeout | undefined;
+  const stopSignals: Array<() => void> = [];
+
+  try {
+    const rec = store.recover();
+    const { requeued } = manifest.recover();
+    if (rec.rolledForward || rec.removed || requeued) {
+      logger.info('resume', `resuming: ${requeued} interrupted task(s) requeued, ${rec.rolledForward} committed part(s) finalised, ${rec.removed} uncommitted leftover(s) removed`);
+    }
+    if (o.retryDead) {
+      const n = manifest.reviveDead();
+      if (n) logger.info('retry_dead', `${n} dead-lettered task(s) will be retried`);
+    }
+    const tools = toolVersions(ffmpeg, ffprobe);
+    const started = Date.now();
+    manifest.insertRun({
+      run_id: runId,
+      started_at: started / 1000,
+      recipe_name: recipe.name,
+      recipe_hash: recipe.source.hash,
+      recipe_yaml: recipe.source.yaml,
+      recipe_json: JSON.stringify(recipe.ops),
+      code_version: codeVersion(),
+      tools: JSON.stringify(tools),
+      host: os.hostname(),
+      argv: JSON.stringify(o.argv),
+    });
+    const runRow = (status: string, counts: unknown, ended: number | null): Row => ({
+      run_id: runId,
+      started_at: new Date(started).toISOString(),
+      ended_at: ended ? new Date(ended).toISOString() : null,
+      status,
+      recipe_name: recipe.name,
+      recipe_hash: recipe.source.hash,
+      recipe_yaml: recipe.source.yaml,
+      code_version: codeVersion(),
+      tools: JSON.stringify(tools),
+      host: os.hostname(),
+      argv: JSON.stringify(o.argv),
+      counts: counts ? JSON.stringify(counts) : null,
+    });
+    const runFile = path.join('runs', `run_id=${runId}`, 'run.parquet');
+    await store.writeReplace(runsTable, [runRow('running', null, null)], runFile);
+
+    // --- recipe wiring --------------------------------------------------------------------
+    const opsBySeq = recipe.ops.map((ro, seq) => ({ ro, spec: getOp(ro.op), seq }));
+    const videoOps = opsBySeq.filter((x) => x.spec.level === 'video');
+    const clipOps = opsBySeq.filter((x) => x.spec.level === 'clip');
+    const lastVideoSeq = videoOps[videoOps.length - 1].seq;
+    const byName = new Map(opsBySeq.map((x) => [x.ro.op, x]));
+    // ops whose rows a later op reads: keep their rows in memory for the hand-off
+    const handedOff = new Set<string>();
+    for (const x of opsBySeq) for (const n of [...x.spec.needs, ...(x.spec.reads ?? [])]) if (byName.has(n)) handedOff.add(n);
+    const handoff = new Map<string, Record<string, Row[]>>(); // key item\0op
+
+    // config drift: done tasks computed with other params are kept, and said so
+    for (const x of opsBySeq) {
+      const r = manifest.db
+        .prepare(`SELECT COUNT(*) AS n FROM tasks WHERE op = ? AND config_hash != ? AND state = 'done'`)
+        .get(x.ro.op, x.ro.config_hash) as { n: number };
+      if (r.n) {
+        logger.warn(
+          'config.changed',
+          `${r.n} finished "${x.ro.op}" task(s) in ${outDir} were computed with other params; their results are kept. ` +
+            `Use a new --out to recompute with this recipe.`,
+        );
+      }
+    }
+
+    const ensureVideoTasks = (videoId: string) => {
+      for (const x of videoOps) {
+        manifest.addTask({
+          item_id: videoId,
+          op: x.ro.op,
+          level: 'video',
+          video_id: videoId,
+          seq: x.seq,
+          pool: x.spec.resources.pool,
+          config_hash: x.ro.config_hash,
+          ready: x === videoOps[0] || manifest.predecessorFinished(videoId, 'video', x.seq),
+          cost: 1,
+        });
+      }
+    };
+    const ensureClipTasks = (clips: ClipInfo[], video: VideoInfo) => {
+      for (const c of clips) {
+        for (const x of clipOps) {
+          manifest.addTask({
+            item_id: c.clip_id,
+            op: x.ro.op,
+            level: 'clip',
+            video_id: c.video_id,
+            seq: x.seq,
+            pool: x.spec.resources.pool,
+            config_hash: x.ro.config_hash,
+            ready: x === clipOps[0] || manifest.predecessorFinished(c.clip_id, 'clip', x.seq),
+            cost: x.spec.cost ? x.spec.cost({ video, clip: c, params: x.ro.params }) : c.end_frame - c.start_frame,
+          });
+        }
+      }
+    };
+
+    // --- counters -------------------------------------------------------------------------
+    const videosCount = { seen: 0, new: 0, duplicates: 0, ok: 0, failed: 0 };
+    let frames = 0;
+    let deadCount = 0;
+    const rowsWritten: Record<string, number> = {};
+    let discovering = true;
+    let stopping = false;
+    let interrupted = false;
+    let fatal: Error | null = null;
+
+    // --- video rows ------------------------------------------------------------------------
+    const pendingVideoIds: string[] = [];
+    const videoInfo = (videoId: string): VideoInfo & Record<string, unknown> => {
+      const v = manifest.video(videoId);
+      if (!v) throw new Error(`internal: unknown video ${videoId}`);
+      const m = (v.meta ? JSON.parse(v.meta) : {}) as Record<string, unknown>;
+      return { ...(m as object), video_id: v.video_id, path: v.path } as VideoInfo & Record<string, unknown>;
+    };
+    const emitVideoRow = (videoId: string) => {
+      const v = manifest.video(videoId)!;
+      const m = (v.meta ? JSON.parse(v.meta) : {}) as Record<string, unknown>;
+      store.add('videos', [
+        {
+          video_id: v.video_id,
+          path: v.path,
+          size_bytes: v.size,
+          duration_s: m.duration_s ?? null,
+          fps: m.fps ?? null,
+          frame_count: m.frame_count ?? null,
+          width: m.width ?? null,
+          height: m.height ?? null,
+          codec: m.codec ?? null,
+          rotation: m.rotation ?? null,
+          vfr: m.vfr ?? null,
+          bitrate: m.bitrate ?? null,
+          status: v.status === 'failed' ? 'failed' : 'ok',
+          error: v.error,
+        },
+      ]);
+      pendingVideoIds.push(videoId);
+    };
+    // clip ops added to the recipe since the clips were made get their tasks now (paged)
+    if (clipOps.length) {
+      let lastRowid = 0;
+      for (;;) {
+        const page = manifest.db
+          .prepare(`SELECT rowid AS _r, * FROM clips WHERE rowid > ? ORDER BY rowid LIMIT 1000`)
+          .all(lastRowid) as Array<ClipInfo & { _r: number }>;
+        if (!page.length) break;
+        lastRowid = page[page.length - 1]._r;
+        const byVideo = new Map<string, ClipInfo[]>();
+        for (const { _r, ...c } of page) (byVideo.get(c.video_id) ?? byVideo.set(c.video_id, []).get(c.video_id)!).push(c);
+        manifest.tx(() => {
+          for (const [vid, cs] of byVideo) ensureClipTasks(cs, videoInfo(vid));
+        });
+      }
+    }
+
+    // videos whose video-level work ended but whose row was never committed (crash in between)
+    for (const r of manifest.db
+      .prepare(
+        `SELECT v.video_id FROM videos v WHERE v.row_written = 0 AND (v.status = 'failed' OR (v.status = 'ok' AND NOT EXISTS (
+           SELECT 1 FROM tasks t WHERE t.video_id = v.video_id AND t.level = 'video' AND t.state != 'done')))`,
+      )
+      .all() as Array<{ video_id: string }>) {
+      emitVideoRow(r.video_id);
+    }
+
+    // --- commit ----------------------------------------------------------------------------
+    let finishedKeys: Array<[string, string]> = [];
+    let lastCommit = Date.now();
+    let committing: Promise<void> | null = null;
+    const commit = async (): Promise<void> => {
+      while (committing) await committing;
+      if (!finishedKeys.length && !pendingVideoIds.length && store.bufferedRows === 0) return;
+      const keys = finishedKeys;
+      const vids = pendingVideoIds.splice(0);
+      finishedKeys = [];
+      committing = (async () => {
+        const written = await store.commit(() => {
+          manifest.markDoneMany(keys);
+          const upd = manifest.stmt(`UPDATE videos SET row_written = 1 WHERE video_id = ?`);
+          for (const v of vids) upd.run(v);
+        });
+        for (const [t, n] of Object.entries(written)) rowsWritten[t] = (rowsWritten[t] ?? 0) + n;
+        lastCommit = Date.now();
+        logger.debug('commit', `committed ${keys.length} task(s): ${JSON.stringify(written)}`);
+      })();
+      try {
+        await committing;
+      } finally {
+        committing = null;
+      }
+    };
+    const maybeCommit = () => {
+      if (committing) return;
+      if (store.bufferedRows >= recipe.output.flush_rows || Date.now() - lastCommit >= recipe.output.flush_seconds * 1000) {
+        commit().catch((e) => {
+          fatal = e as Error;
+          stopping = true;
+          wake();
+        });
+      }
+    };
+
+    // --- wakeups ---------------------------------------------------------------------------
+    let wakeResolve: (() => void) | null = null;
+    const wake = () => {
+      const r = wakeResolve;
+      wakeResolve = null;
+      r?.();
+    };
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          wakeResolve = null;
+          resolve();
+        }, ms);
+        wakeResolve = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+
+    // --- signals ---------------------------------------------------------------------------
+    const controllers = new Map<string, AbortController>();
+    let sigCount = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      sigCount++;
+      if (sigCount > 1) {
+        logger.error('signal', `second ${sig}: exiting now (the next run resumes from the last commit)`);
+        process.exit(EXIT.INTERRUPTED);
+      }
+      logger.warn('signal', `${sig}: stopping; committing finished work (press Ctrl-C again to exit at once)`);
+      interrupted = true;
+      stopping = true;
+      for (const c of controllers.values()) c.abort();
+      wake();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    stopSignals.push(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
+
+    // --- discovery (streams into the manifest while work runs) -------------------------------
+    const hashLimit = pLimit(recipe.resources.io_concurrency);
+    const discovery = (async () => {
+      const batch: Array<Promise<void>> = [];
+      for await (const f of discover(o.inputs, recipe.ingest.extensions)) {
+        if (stopping) break;
+        videosCount.seen++;
+        batch.push(
+          hashLimit(async () => {
+            let videoId: string;
+            let size = 0;
+            let error = f.error;
+            if (!error) {
+              try {
+                const st = await fs.promises.stat(f.path);
+                size = st.size;
+                const cached = manifest.sourceLookup(f.path);
+                if (cached && cached.size === st.size && cached.mtime_ms === st.mtimeMs) videoId = cached.video_id;
+                else {
+                  videoId = size === 0 ? pathId(f.path) : await contentId(f.path, size, recipe.ingest.hash);
+                  manifest.upsertSource(f.path, videoId, size, st.mtimeMs, runId);
+                }
+              } catch (e) {
+                error = `cannot read: ${(e as Error).message}`;
+                videoId = pathId(f.path);
+              }
+            } else videoId = pathId(f.path);
+            const isNew = manifest.addVideo(videoId!, f.path, size, runId);
+            if (isNew) {
+              videosCount.new++;
+              manifest.tx(() => ensureVideoTasks(videoId!));
+              if (error) failPermanently(videoId!, videoOps[0].ro.op, error);
+            } else {
+              const v = manifest.video(videoId!);
+              if (v && v.path !== f.path) {
+                videosCount.duplicates++;
+                logger.info('duplicate', `${f.path}: same content as ${v.path} (video ${videoId}); not processed again`);
+              } else manifest.tx(() => ensureVideoTasks(videoId!)); // ops added to the recipe since
+            }
+            wake();
+          }),
+        );
+        if (batch.length >= 64) await Promise.all(batch.splice(0));
+      }
+      await Promise.all(batch);
+    })()
+      .catch((e) => {
+        fatal = e as Error;
+        stopping = true;
+      })
+      .finally(() => {
+        discovering = false;
+        wake();
+      });
+
+    // --- task completion -------------------------------------------------------------------
+    const deadLetter = (t: TaskRow, reason: string) => {
+      deadCount++;
+      const skipped = manifest.skipAfter(t.item_id, t.seq, `skipped: "${t.op}" failed on this item`);
+      if (t.level === 'video') {
+        manifest.setVideoStatus(t.video_id, 'failed', `${t.op}: ${reason}`);
+        videosCount.failed++;
+        emitVideoRow(t.video_id);
+      }
+      const v = manifest.video(t.video_id);
+      logger.warn('dead_letter', `dead-lettered ${t.op} on ${t.level === 'clip' ? 'clip ' + t.item_id + ' of ' : ''}${v?.path ?? t.video_id}: ${reason}`, {
+        op: t.op,
+        item_id: t.item_id,
+        path: v?.path,
+        attempts: t.attempts + 1,
+        skipped,
+      });
+    };
+    const failPermanently = (videoId: string, op: string, reason: string) => {
+      manifest.markRunning(videoId, op, runId, 'discovery');
+      manifest.markFailed(videoId, op, reason, true, 1, 0);
+      deadLetter(manifest.task(videoId, op)!, reason);
+    };
+
+    const onResult = async (t: TaskRow, x: (typeof opsBySeq)[number], res: WorkerResult, video: VideoInfo) => {
+      if (!res.ok) {
+        const state = manifest.markFailed(t.item_id, t.op, res.error, res.permanent, x.ro.max_attempts, recipe.defaults.retry_backoff_s);
+        if (state === 'dead') deadLetter(t, res.error);
+        else logger.warn('retry', `${t.op} failed on ${video.path} (attempt ${t.attempts + 1}/${x.ro.max_attempts}), will retry: ${res.error}`);
+        return;
+      }
+      const out = res.out;
+      for (const [table, rows] of Object.entries(out.rows ?? {})) {
+        if (!x.spec.outputs.some((s) => s.name === table)) throw new Error(`op ${t.op} returned rows for undeclared table "${table}"`);
+        store.add(table, rows);
+      }
+      if (out.video) {
+        const meta = { ...videoInfo(t.video_id), ...out.video };
+        if (typeof out.video.decoded_frames === 'number') {
+          meta.frame_count_probe = meta.frame_count;
+          meta.frame_count = out.video.decoded_frames;
+        }
+        delete (meta as Record<string, unknown>).path;
+        delete (meta as Record<string, unknown>).video_id;
+        manifest.setVideoMeta(t.video_id, meta);
+        // the remaining video-level tasks of this video now have a real cost (frames): longest first
+        if (typeof meta.frame_count === 'number') {
+          manifest.stmt(`UPDATE tasks SET cost = ? WHERE video_id = ? AND level = 'video' AND state IN ('pending','retry')`).run(meta.frame_count, t.video_id);
+        }
+      }
+      manifest.tx(() => {
+        if (out.clips?.length) {
+          manifest.addClips(out.clips);
+          ensureClipTasks(out.clips, videoInfo(t.video_id));
+        }
+        manifest.markFinished(t.item_id, t.op);
+        manifest.setReady(t.item_id, t.seq, t.level);
+        if (t.level === 'video' && t.seq === lastVideoSeq) manifest.setVideoStatus(t.video_id, 'ok', null);
+      });
+      if (handedOff.has(t.op)) handoff.set(t.item_id + '\0' + t.op, out.rows ?? {});
+      finishedKeys.push([t.item_id, t.op]);
+      frames += out.stats?.frames ?? 0;
+      if (t.level === 'video' && t.seq === lastVideoSeq) {
+        videosCount.ok++;
+        emitVideoRow(t.video_id);
+      }
+      maybeCommit();
+    };
+
+    // --- dispatch --------------------------------------------------------------------------
+    const inflight = new Map<string, InFlight>();
+    const poolLimit = (pool: string) =>
+      pool === 'cpu' ? recipe.resources.cpu_workers : pool === 'main' ? recipe.resources.io_concurrency : 1;
+    const inflightOf = (pool: string) => {
+      let n = 0;
+      for (const f of inflight.values()) if (f.pool === pool) n++;
+      return n;
+    };
+    if (opsBySeq.some((x) => x.spec.resources.pool === 'cpu')) {
+      cpuPool = new CpuPool(recipe.resources.cpu_workers, recipe.resources.worker_memory_mb);
+    }
+    const toolsForTask = { ffmpeg: ffmpeg.path, ffprobe: ffprobe.path };
+
+    const upstreamFor = async (t: TaskRow, spec: OperatorSpec): Promise<Record<string, Row[]>> => {
+      const up: Record<string, Row[]> = {};
+      for (const n of [...spec.needs, ...(spec.reads ?? [])]) {
+        const src = byName.get(n);
+        if (!src || src.spec.outputs.length === 0) continue;
+        const held = handoff.get(t.item_id + '\0' + n);
+        for (const table of src.spec.outputs) {
+          if (held) up[table.name] = held[table.name] ?? [];
+          else {
+            // resumed: the upstream rows were committed by an earlier run
+            const key = t.level === 'clip' ? 'clip_id' : 'video_id';
+            up[table.name] = await store.readRows(table.name, key, t.item_id);
+          }
+        }
+      }
+      return up;
+    };
+
+    const dispatch = (t: TaskRow) => {
+      const x = byName.get(t.op)!;
+      const key = t.item_id + '\0' + t.op;
+      const pool = x.spec.resources.pool === 'gpu' ? 'cpu' : x.spec.resources.pool; // model workers: see README
+      manifest.markRunning(t.item_id, t.op, runId, pool);
+      const ctl = new AbortController();
+      controllers.set(key, ctl);
+      inflight.set(key, { task: t, pool, started: Date.now() });
+      const timer = setTimeout(() => ctl.abort(new Error('timeout')), x.ro.timeout_s * 1000);
+      let video: VideoInfo;
+      (async (): Promise<WorkerResult> => {
+        video = videoInfo(t.video_id);
+        const input: TaskInput = {
+          op: t.op,
+          video,
+          clip: t.level === 'clip' ? manifest.clip(t.item_id) : undefined,
+          params: x.ro.params,
+          upstream: await upstreamFor(t, x.spec),
+          attempt: t.attempts + 1,
+          tools: toolsForTask,
+        };
+        if (pool === 'cpu') return cpuPool!.run(input, ctl.signal);
+        return await Promise.race([
+          runOp(input, ctl.signal),
+          new Promise<never>((_, rej) => ctl.signal.addEventListener('abort', () => rej(new Error('aborted')), { once: true })),
+        ]);
+      })()
+        .catch((e: Error): WorkerResult => {
+          const why = ctl.signal.aborted
+            ? interrupted
+              ? 'interrupted'
+              : `timed out after ${x.ro.timeout_s}s (the worker was stopped)`
+            : `worker crashed: ${e?.message ?? e}`;
+          return { ok: false, error: why, permanent: false, ms: 0 };
+        })
+        .then(async (res) => {
+          clearTimeout(timer);
+          controllers.delete(key);
+          if (interrupted && !res.ok) {
+            inflight.delete(key);
+            return; // stays 'running' in the manifest -> requeued on resume, no attempt counted
+          }
+          try {
+            await onResult(t, x, res, video ?? videoInfo(t.video_id));
+          } finally {
+            inflight.delete(key);
+            // drop hand-off rows nobody will read any more
+            if (t.level === 'video' && t.seq === lastVideoSeq) {
+              for (const n of handedOff) handoff.delete(t.item_id + '\0' + n);
+            }
+            if (t.level === 'clip' && clipOps.length && t.seq === clipOps[clipOps.length - 1].seq) {
+              for (const n of handedOff) handoff.delete(t.item_id + '\0' + n);
+            }
+          }
+        })
+        .catch((e) => {
+          fatal = e as Error;
+          stopping = true;
+        })
+        .finally(wake);
+    };
+
+    // --- progress --------------------------------------------------------------------------
+    const progressLine = (): string => {
+      const counts = manifest.countsByOp();
+      const by = (op: string, st: string) => counts.filter((c) => c.op === op && c.state === st).reduce((a, c) => a + c.n, 0);
+      const total = (op: string) => counts.filter((c) => c.op === op).reduce((a, c) => a + c.n, 0);
+      const lastV = videoOps[videoOps.length - 1].ro.op;
+      const vDone = by(lastV, 'done') + by(lastV, 'finished');
+      const vDead = counts.filter((c) => c.state === 'dead' && videoOps.some((x) => x.ro.op === c.op)).reduce((a, c) => a + c.n, 0);
+      const vTotal = total(videoOps[0].ro.op);
+      const el = (Date.now() - t0) / 1000;
+      const fps = frames / Math.max(el, 1e-3);
+      const frac = vTotal ? (vDone + vDead) / vTotal : 0;
+      const eta = frac > 0 && !discovering ? (el / frac) * (1 - frac) : NaN;
+      let clipsPart = '';
+      if (clipOps.length) {
+        const lastC = clipOps[clipOps.length - 1].ro.op;
+        clipsPart = ` clips ${by(lastC, 'done') + by(lastC, 'finished')}/${total(lastC)}`;
+      }
+      return `${bar(frac)} videos ${vDone}/${vTotal}${discovering ? '+' : ''}${vDead ? ` (${vDead} failed)` : ''}${clipsPart} | ${fps.toFixed(0)} frames/s | ${fmtDuration(el)} elapsed | ETA ${fmtDuration(eta)}`;
+    };
+    if (logger.isTTY) progressTimer = setInterval(() => logger.setBar(progressLine()), 250);
+    else if (!logger.opts.quiet) {
+      const every = Math.max(1, o.progressInterval ?? 10) * 1000;
+      progressTimer = setInterval(() => logger.info('progress', progressLine(), { frames }), every);
+    }
+
+    // --- main loop -------------------------------------------------------------------------
+    logger.info('run.start', `run ${runId}: recipe "${recipe.name}" -> ${outDir} (${recipe.resources.cpu_workers} CPU worker(s))`, { run_id: runId });
+    const opNames = opsBySeq.map((x) => x.ro.op);
+    const pools = [...new Set(opsBySeq.map((x) => (x.spec.resources.pool === 'gpu' ? 'cpu' : x.spec.resources.pool)))];
+    for (;;) {
+      if (stopping) break;
+      const now = Date.now() / 1000;
+      for (const pool of pools) {
+        const free = poolLimit(pool) - inflightOf(pool);
+        if (free <= 0) continue;
+        for (const t of manifest.nextTasks(pool, free, now, new Set(inflight.keys()), opNames)) dispatch(t);
+      }
+      if (inflight.size === 0 && !discovering) {
+        // nothing running: either finished, or only retries waiting for their backoff
+        if (manifest.unfinishedCount(opNames) === 0) break;
+        const soon = manifest.soonestRetry();
+        if (soon === null) {
+          // pending tasks that can never become ready (defensive: should not happen)
+          const stuck = manifest.db.prepare(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry')`).get() as { n: number };
+          if (stuck.n) logger.error('stuck', `${stuck.n} task(s) can not become ready; stopping`);
+          break;
+        }
+        await sleep(Math.max(10, (soon - Date.now() / 1000) * 1000));
+        continue;
+      }
+      await sleep(1000);
+      maybeCommit();
+    }
+
+    // --- drain & final commit ----------------------------------------------------------------
+    while (inflight.size) await sleep(100);
+    await discovery;
+    if (progressTimer) clearInterval(progressTimer);
+    progressTimer = undefined;
+    logger.endBar();
+    if (fatal) throw fatal;
+    await commit();
+
+    const countsRows = manifest.countsByOp();
+    const tasks: Record<string, Record<string, number>> = {};
+    for (const c of countsRows) (tasks[c.op] ??= {})[c.state] = c.n;
+    const deadTotal = countsRows.filter((c) => c.state === 'dead').reduce((a, c) => a + c.n, 0);
+    const status = interrupted ? 'interrupted' : deadTotal ? 'finished_with_dead_letters' : 'finished';
+    const counts = { tasks, rows: rowsWritten };
+    manifest.endRun(runId, status, counts);
+    await store.writeReplace(runsTable, [runRow(status, counts, Date.now())], runFile);
+    const seconds = (Date.now() - t0) / 1000;
+    const vOk = manifest.db.prepare(`SELECT COUNT(*) AS n FROM videos WHERE status='ok'`).get() as { n: number };
+    const vFailed = manifest.db.prepare(`SELECT COUNT(*) AS n FROM videos WHERE status='failed'`).get() as { n: number };
+    void deadCount;
+    return {
+      run_id: runId,
+      out: outDir,
+      seconds,
+      videos: { ...videosCount, ok: vOk.n, failed: vFailed.n },
+      tasks,
+      rows: rowsWritten,
+      frames,
+      dead: deadTotal,
+      interrupted,
+      exitCode: interrupted ? EXIT.INTERRUPTED : deadTotal ? EXIT.DEAD_LETTERS : EXIT.OK,
+    };
+  } catch (e) {
+    if (e instanceof DiskFullError) throw e;
+    throw e;
+  } finally {
+    if (progressTimer) clearInterval(progressTimer);
+    for (const s of stopSignals) s();
+    await cpuPool?.close().catch(() => undefined);
+    store.close();
+    try {
+      const open = manifest.db.prepare(`SELECT run_id FROM runs WHERE run_id = ? AND status = 'running'`).get(runId);
+      if (open) manifest.endRun(runId, 'failed', null);
+    } catch {
+      /* manifest unusable */
+    }
+    manifest.close();
+    lock.release();
+  }
+}
