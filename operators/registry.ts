@@ -3,11 +3,13 @@ import type { OperatorSpec, TableSpec } from './types.js';
 import { op as probe } from './probe/index.js';
 import { op as sceneDetect } from './scene_detect/index.js';
 import { op as clips } from './clips/index.js';
+import { op as debugFault } from './debug_fault/index.js';
 
 export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [probe.name]: probe,
   [sceneDetect.name]: sceneDetect,
   [clips.name]: clips,
+  [debugFault.name]: debugFault,
 });
 
 export function getOp(name: string): OperatorSpec {

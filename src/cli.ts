@@ -53,7 +53,7 @@ export function printSummary(s: RunSummary, opts: { json: boolean; quiet?: boole
     `  clips      ${s.rows.clips ?? 0} written this run (${clips} in total)`,
     `  rows       ${rows || 'none (nothing left to do)'}`,
     `  failures   ${s.dead} dead-lettered${s.dead ? ` — see: egopipe dlq --out ${JSON.stringify(s.out)}` : ''}`,
-    `  time       ${fmtDuration(s.seconds)}  (${fps.toFixed(0)} frames/s scene detection, ${(s.videos.new / Math.max(s.seconds, 1e-3)).toFixed(2)} videos/s)`,
+    `  time       ${fmtDuration(s.seconds)}  (${fps.toFixed(0)} frames/s, ${(s.videos.new / Math.max(s.seconds, 1e-3)).toFixed(2)} videos/s)`,
     `  output     ${s.out}`,
     `  try        egopipe query --out ${JSON.stringify(s.out)} "SELECT v.path, count(*) AS clips FROM clips c JOIN videos v USING (video_id) GROUP BY 1 ORDER BY 2 DESC"`,
   ];
