@@ -390,10 +390,10 @@ export function decodeArgs(o: DecodeOptions, output: 'pipe' | 'null' = 'pipe'): 
   if (o.hwaccel) args.push('-hwaccel', o.hwaccel);
   if (seek) args.push('-ss', ((start - 0.5) / o.fps!).toFixed(6));
   args.push('-threads', String(o.threads ?? 0), '-i', safeInputArg(o.path), '-an', '-sn', '-dn', '-vf', filters.join(','));
-  args.push('-vsync', 'passthrough', '-pix_fmt', pix, '-f', 'rawvideo');
+  args.push('-vsync', 'passthrough', '-pix_fmt', pix);
   if (o.endFrame !== undefined) args.push('-frames:v', String(Math.ceil((o.endFrame - start) / step)));
-  args.push(output === 'pipe' ? 'pipe:1' : '-');
-  if (output === 'null') args.splice(args.length - 3, 3, '-f', 'null', '-');
+  // 'null': the same decode + scale + pixel conversion with the frames thrown away (the decode floor)
+  args.push(...(output === 'pipe' ? ['-f', 'rawvideo', 'pipe:1'] : ['-f', 'null', '-']));
   return args;
 }
 
@@ -420,22 +420,26 @@ export async function* decodeFrames(o: DecodeOptions): AsyncGenerator<DecodedFra
   });
   const onAbort = () => child.kill('SIGKILL');
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  let pending: Buffer[] = [];
-  let pendingLen = 0;
+  let cur = Buffer.allocUnsafe(frameBytes);
+  let filled = 0;
   let n = 0;
   let finished = false;
   try {
+    // one copy per byte: pipe chunks are copied straight into the frame buffer handed out
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-      pending.push(chunk);
-      pendingLen += chunk.length;
-      while (pendingLen >= frameBytes) {
-        const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLen);
-        const frame = Buffer.from(all.subarray(0, frameBytes)); // own copy: consumer may keep it
-        const rest = all.subarray(frameBytes);
-        pending = rest.length ? [rest] : [];
-        pendingLen = rest.length;
-        yield { index: start + n * step, width, height, channels, data: frame };
-        n++;
+      let off = 0;
+      while (off < chunk.length) {
+        const take = Math.min(frameBytes - filled, chunk.length - off);
+        chunk.copy(cur, filled, off, off + take);
+        filled += take;
+        off += take;
+        if (filled === frameBytes) {
+          const frame = cur;
+          cur = Buffer.allocUnsafe(frameBytes);
+          filled = 0;
+          yield { index: start + n * step, width, height, channels, data: frame };
+          n++;
+        }
       }
     }
     const { code, signal } = await exited;

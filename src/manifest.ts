@@ -194,12 +194,10 @@ export class Manifest {
 
   /** Runnable tasks for one pool: deeper ops first (drain the pipeline), then most work first. */
   nextTasks(pool: string, limit: number, now: number, exclude: Set<string>, ops: string[]): TaskRow[] {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM tasks WHERE pool = ? AND ready = 1 AND state IN ('pending','retry') AND not_before <= ?
+    const rows = this.stmt(
+      `SELECT * FROM tasks WHERE pool = ? AND ready = 1 AND state IN ('pending','retry') AND not_before <= ?
          AND op IN (${ops.map(() => '?').join(',')}) ORDER BY seq DESC, cost DESC LIMIT ?`,
-      )
-      .all(pool, now, ...ops, limit + exclude.size) as TaskRow[];
+    ).all(pool, now, ...ops, limit + exclude.size) as TaskRow[];
     return rows.filter((r) => !exclude.has(r.item_id + '\u0000' + r.op)).slice(0, limit);
   }
 
@@ -287,9 +285,9 @@ export class Manifest {
       return (this.stmt(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished')`).get() as { n: number }).n;
     }
     return (
-      this.db
-        .prepare(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished') AND op IN (${ops.map(() => '?').join(',')})`)
-        .get(...ops) as { n: number }
+      this.stmt(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished') AND op IN (${ops.map(() => '?').join(',')})`).get(
+        ...ops,
+      ) as { n: number }
     ).n;
   }
 

@@ -113,7 +113,7 @@ export class OutputStore {
 
   private async connection(): Promise<DuckDBConnection> {
     if (!this.conn) {
-      this.db = await DuckDBInstance.create(':memory:', { threads: '2', memory_limit: '1GB' });
+      this.db = await DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '1GB' });
       this.conn = await this.db.connect();
     }
     return this.conn;
@@ -168,6 +168,8 @@ export class OutputStore {
       dirs.add(path.dirname(final));
     }
     for (const d of dirs) fsyncDir(d);
+    // a fresh DuckDB per commit: its allocator otherwise keeps what the largest write needed
+    this.close();
     return written;
   }
 
@@ -233,6 +235,7 @@ export class OutputStore {
 
   close(): void {
     this.conn?.closeSync();
+    this.db?.closeSync();
     this.conn = undefined;
     this.db = undefined;
   }

@@ -30,7 +30,7 @@ export class CpuPool {
       idleTimeout: 60_000,
       // Tasks beyond the threads wait in the orchestrator (SQLite), not here: keep this queue tiny.
       maxQueue: threads * 2,
-      resourceLimits: { maxOldGenerationSizeMb: memoryMb },
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: 16 },
     });
   }
 

@@ -128,7 +128,7 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
     throw new RecipeError(
       file,
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
+        const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
         return { path: '', segments: [], message: `YAML syntax: ${e.message.split('\n')[0]}`, line: pos?.line, col: pos?.col };
       }),
     );

@@ -174,7 +174,8 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const byName = new Map(opsBySeq.map((x) => [x.ro.op, x]));
     // ops whose rows a later op reads: keep their rows in memory for the hand-off
     const handedOff = new Set<string>();
-    for (const x of opsBySeq) for (const n of [...x.spec.needs, ...(x.spec.reads ?? [])]) if (byName.has(n)) handedOff.add(n);
+    for (const x of opsBySeq)
+      for (const n of [...x.spec.needs, ...(x.spec.reads ?? [])]) if (byName.get(n)?.spec.level === x.spec.level) handedOff.add(n);
     const handoff = new Map<string, Record<string, Row[]>>(); // key item\0op
 
     // config drift: done tasks computed with other params are kept, and said so
@@ -428,6 +429,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     // --- task completion -------------------------------------------------------------------
     const deadLetter = (t: TaskRow, reason: string) => {
       deadCount++;
+      for (const n of handedOff) handoff.delete(t.item_id + '\0' + n);
       const skipped = manifest.skipAfter(t.item_id, t.seq, `skipped: "${t.op}" failed on this item`);
       if (t.level === 'video') {
         manifest.setVideoStatus(t.video_id, 'failed', `${t.op}: ${reason}`);
@@ -512,7 +514,8 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const up: Record<string, Row[]> = {};
       for (const n of [...spec.needs, ...(spec.reads ?? [])]) {
         const src = byName.get(n);
-        if (!src || src.spec.outputs.length === 0) continue;
+        // only rows of the same item level are handed over (a clip op gets its clip as task.clip)
+        if (!src || src.spec.outputs.length === 0 || src.spec.level !== spec.level) continue;
         const held = handoff.get(t.item_id + '\0' + n);
         for (const table of src.spec.outputs) {
           if (held) up[table.name] = held[table.name] ?? [];
