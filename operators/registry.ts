@@ -4,11 +4,17 @@ import { op as probe } from './probe/index.js';
 import { op as sceneDetect } from './scene_detect/index.js';
 import { op as clips } from './clips/index.js';
 import { op as debugFault } from './debug_fault/index.js';
+import { op as handKeypoints } from './hand_keypoints/index.js';
+import { op as handMask } from './hand_mask/index.js';
+import { op as handPose3d } from './hand_pose_3d/index.js';
 
 export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [probe.name]: probe,
   [sceneDetect.name]: sceneDetect,
   [clips.name]: clips,
+  [handKeypoints.name]: handKeypoints as OperatorSpec,
+  [handMask.name]: handMask as OperatorSpec,
+  [handPose3d.name]: handPose3d as OperatorSpec,
   [debugFault.name]: debugFault,
 });
 

@@ -125,6 +125,12 @@ export interface OperatorSpec<P = any, S = any> {
   models?: readonly string[];
   /** Check params beyond the schema; return human-readable errors (field, what, fix). */
   validate?: (params: P) => string[];
+  /**
+   * Runs once in the orchestrator before any work: locate (pull from the mirror/cache) the model
+   * files, and return the params with absolute model paths plus the files used, whose sha256 goes
+   * into the `runs` table. Throw when a model is missing: the run stops before doing anything.
+   */
+  resolveModels?: (params: P) => Promise<{ params: P; files: Array<{ name: string; path: string }> }>;
   /** Once per worker per (op, params): load models etc. */
   setup?: (params: P) => Promise<S> | S;
   /** Estimated work for longest-first scheduling (default: frames in the item). */

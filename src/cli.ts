@@ -15,7 +15,7 @@ import { fmtDuration, Logger, type LogFormat } from './log.js';
 import { DiskFullError } from './parquet.js';
 import { formatCsv, formatTable, runQuery } from './query.js';
 import { loadRecipe, RecipeError } from './recipe.js';
-import { EXIT, runPipeline, type RunSummary } from './run.js';
+import { EXIT, ModelUnavailableError, runPipeline, type RunSummary } from './run.js';
 import { formatStatus, NoManifestError, readDlq, readStatus } from './status.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { Manifest } from './manifest.js';
@@ -228,6 +228,50 @@ export function buildProgram(): Command {
       }
     });
 
+  const models = program.command('models').description('Known model and asset files (hand models, sample videos, robot files): pull into the cache, list.');
+  models
+    .command('pull')
+    .description('Fetch assets into the cache (default: all), verifying sha256. EGOPIPE_MIRROR=<dir> (or --mirror) serves them from a local folder laid out like shared/data.')
+    .argument('[names...]', 'asset names (see `egopipe models list`)')
+    .option('--mirror <dir>', 'local folder with the same layout as shared/data (default $EGOPIPE_MIRROR)')
+    .option('--cache-dir <dir>', 'cache folder (default $EGOPIPE_CACHE or ~/.cache/egopipe)')
+    .option('--json', 'print JSON')
+    .action(async (names: string[], o) => {
+      const { modelsPullCommand } = await import('./assets-cli.js');
+      await modelsPullCommand(names, { mirror: o.mirror, cacheDir: o.cacheDir, json: o.json });
+    });
+  models
+    .command('list')
+    .description('List known assets and whether they are cached.')
+    .option('--cache-dir <dir>', 'cache folder (default $EGOPIPE_CACHE or ~/.cache/egopipe)')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const { modelsListCommand } = await import('./assets-cli.js');
+      await modelsListCommand({ cacheDir: o.cacheDir, json: o.json });
+    });
+
+  program
+    .command('retarget')
+    .description('Retarget human hand keypoints (JSON like shared/data/hands/human_joint_right.json, already in the wrist frame) to robot joint trajectories.')
+    .requiredOption('--robot <config.yml>', 'dex-retargeting config (type vector | position | dexpilot)')
+    .requiredOption('--urdf-dir <dir>', 'folder the config urdf_path is relative to (e.g. the robot_hands asset)')
+    .requiredOption('--keypoints <file>', '{"frames": [[[x,y,z] x 21] ...]} in metres, wrist/operator frame')
+    .requiredOption('--out <file>', 'output .json ({joint_names, frames, residuals}) or .parquet')
+    .action(async (o) => {
+      const { retargetFile } = await import('../operators/retarget/cli.js');
+      for (const [flag, p] of [['--robot', o.robot], ['--urdf-dir', o.urdfDir], ['--keypoints', o.keypoints]] as const) {
+        if (!fs.existsSync(p)) throw new UsageError(`${flag}: no such file or folder: ${p}`);
+      }
+      if (!/\.(json|parquet)$/i.test(o.out)) throw new UsageError(`--out must end in .json or .parquet, got ${o.out}`);
+      let r;
+      try {
+        r = await retargetFile({ robot: o.robot, urdfDir: o.urdfDir, keypoints: o.keypoints, out: o.out });
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      out(`${r.frames} frames retargeted in ${r.seconds.toFixed(2)} s (${(r.frames / Math.max(r.seconds, 1e-6)).toFixed(0)} frames/s), mean residual ${r.meanResidual.toExponential(3)} -> ${o.out}`);
+    });
+
   program
     .command('demo')
     .description('Generate sample videos (plus ../shared/data/videos when present) and run recipes/demo.yaml on them.')
@@ -256,7 +300,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(chalk.red(e.message) + '\n');
       return EXIT.USAGE;
     }
-    if (e instanceof UsageError || e instanceof InputError || e instanceof LockedError || e instanceof NoManifestError || e instanceof ToolNotFoundError) {
+    if (e instanceof UsageError || e instanceof InputError || e instanceof LockedError || e instanceof NoManifestError || e instanceof ToolNotFoundError || e instanceof ModelUnavailableError) {
       process.stderr.write(chalk.red(`error: ${e.message}`) + '\n');
       return EXIT.USAGE;
     }

@@ -26,6 +26,7 @@ import { CpuPool } from './pool.js';
 import type { Recipe, RecipeOp } from './recipe.js';
 import { runsTable, videosTable } from './tables.js';
 import { ROOT } from './paths.js';
+import { sha256File } from './assets.js';
 import { runOp, type WorkerResult } from './worker.js';
 
 const require = createRequire(import.meta.url);
@@ -53,6 +54,10 @@ export interface RunSummary {
   dead: number;
   interrupted: boolean;
   exitCode: number;
+}
+
+export class ModelUnavailableError extends Error {
+  override name = 'ModelUnavailableError';
 }
 
 export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2, DEAD_LETTERS: 3, INTERRUPTED: 130 } as const;
@@ -111,6 +116,21 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   setToolPaths(recipe.tools);
   const ffmpeg = resolveTool('ffmpeg');
   const ffprobe = resolveTool('ffprobe');
+  // Model files: located (and pulled from the mirror/cache) before anything is written, so a
+  // missing model stops the run at once with a clear message; their sha256 go into `runs`.
+  const modelFiles: Array<{ op: string; name: string; path: string; sha256: string; bytes: number }> = [];
+  for (const ro of recipe.ops) {
+    const spec = getOp(ro.op);
+    if (!spec.resolveModels) continue;
+    let r;
+    try {
+      r = await spec.resolveModels(ro.params);
+    } catch (e) {
+      throw new ModelUnavailableError(`op "${ro.op}": ${(e as Error).message}`);
+    }
+    ro.params = r.params as Record<string, unknown>;
+    for (const f of r.files) modelFiles.push({ op: ro.op, ...f, sha256: await sha256File(f.path), bytes: fs.statSync(f.path).size });
+  }
   fs.mkdirSync(outDir, { recursive: true });
   const runId = newRunId();
   const lock = acquireLock(outDir, runId, { force: o.forceLock });
@@ -145,7 +165,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       recipe_yaml: recipe.source.yaml,
       recipe_json: JSON.stringify(recipe.ops),
       code_version: codeVersion(),
-      tools: JSON.stringify(tools),
+      tools: JSON.stringify({ ...tools, models: modelFiles }),
       host: os.hostname(),
       argv: JSON.stringify(o.argv),
     });
@@ -159,6 +179,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       recipe_yaml: recipe.source.yaml,
       code_version: codeVersion(),
       tools: JSON.stringify(tools),
+      models: JSON.stringify(modelFiles),
       host: os.hostname(),
       argv: JSON.stringify(o.argv),
       counts: counts ? JSON.stringify(counts) : null,

@@ -43,6 +43,7 @@ export const runsTable: TableSpec = {
     recipe_yaml: 'VARCHAR',
     code_version: 'VARCHAR',
     tools: 'VARCHAR',
+    models: 'VARCHAR',
     host: 'VARCHAR',
     argv: 'VARCHAR',
     counts: 'VARCHAR',
@@ -50,6 +51,7 @@ export const runsTable: TableSpec = {
   docs: {
     status: 'running | finished | finished_with_dead_letters | interrupted | failed',
     tools: 'JSON: ffmpeg/ffprobe path+version, node, onnxruntime, duckdb versions',
+    models: 'JSON list: op, model name, path, sha256 and size of every model file the run used',
     counts: 'JSON: tasks by op and state at the end of the run, rows written per table',
   },
 };

@@ -1,0 +1,29 @@
+/** Model files for ops: an explicit path from the recipe, or a known asset from the store. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { PermanentError } from '../operators/types.js';
+import { AssetError, pullAsset } from './assets.js';
+
+export class ModelMissingError extends PermanentError {
+  override name = 'ModelMissingError';
+}
+
+/**
+ * `given` non-empty: that file (relative paths against the working directory) must exist.
+ * Empty: the asset `asset` from the cache, else $EGOPIPE_MIRROR, else downloaded and sha256-checked.
+ */
+export async function modelFile(given: string | undefined, asset: string): Promise<string> {
+  if (given) {
+    const p = path.resolve(given);
+    if (!fs.existsSync(p)) {
+      throw new ModelMissingError(`model file not found: ${p}. Fix the path in the recipe, or leave it empty to use the "${asset}" asset (egopipe models pull ${asset}).`);
+    }
+    return p;
+  }
+  try {
+    return (await pullAsset(asset)).path;
+  } catch (e) {
+    const msg = e instanceof AssetError ? e.message : String(e);
+    throw new ModelMissingError(`model "${asset}" is not available: ${msg}\nGet it with 'egopipe models pull ${asset}' (or set EGOPIPE_MIRROR to a folder laid out like shared/data), or give its path in the recipe.`);
+  }
+}
