@@ -7,6 +7,7 @@ import { op as debugFault } from './debug_fault/index.js';
 import { op as handKeypoints } from './hand_keypoints/index.js';
 import { op as handMask } from './hand_mask/index.js';
 import { op as handPose3d } from './hand_pose_3d/index.js';
+import { op as retarget } from './retarget/index.js';
 
 export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [probe.name]: probe,
@@ -15,6 +16,7 @@ export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [handKeypoints.name]: handKeypoints as OperatorSpec,
   [handMask.name]: handMask as OperatorSpec,
   [handPose3d.name]: handPose3d as OperatorSpec,
+  [retarget.name]: retarget as OperatorSpec,
   [debugFault.name]: debugFault,
 });
 

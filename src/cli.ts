@@ -19,6 +19,8 @@ import { EXIT, ModelUnavailableError, runPipeline, type RunSummary } from './run
 import { formatStatus, NoManifestError, readDlq, readStatus } from './status.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { Manifest } from './manifest.js';
+import { runsTable, videosTable } from './tables.js';
+import type { TableSpec } from '../operators/types.js';
 
 export { ROOT };
 
@@ -53,9 +55,12 @@ export function printSummary(s: RunSummary, opts: { json: boolean; quiet?: boole
     `  clips      ${s.rows.clips ?? 0} written this run (${clips} in total)`,
     `  rows       ${rows || 'none (nothing left to do)'}`,
     `  failures   ${s.dead} dead-lettered${s.dead ? ` — see: egopipe dlq --out ${JSON.stringify(s.out)}` : ''}`,
-    `  time       ${fmtDuration(s.seconds)}  (${fps.toFixed(0)} frames/s, ${(s.videos.new / Math.max(s.seconds, 1e-3)).toFixed(2)} videos/s)`,
+    `  time       ${fmtDuration(s.seconds)}  (${fps.toFixed(0)} frames/s summed over ops, ${(s.videos.new / Math.max(s.seconds, 1e-3)).toFixed(2)} videos/s)`,
     `  output     ${s.out}`,
     `  try        egopipe query --out ${JSON.stringify(s.out)} "SELECT v.path, count(*) AS clips FROM clips c JOIN videos v USING (video_id) GROUP BY 1 ORDER BY 2 DESC"`,
+    ...(s.rows.robot_joints
+      ? [`             egopipe query --out ${JSON.stringify(s.out)} "SELECT robot, handedness, count(*) AS frames, avg(residual) AS mean_residual FROM robot_joints GROUP BY ALL"`]
+      : []),
   ];
   out(lines.join('\n'));
 }
@@ -95,6 +100,25 @@ async function cmdRun(recipeFile: string, o: {
   });
   if (!o.quiet || o.logFormat === 'json') printSummary(summary, { json: o.logFormat === 'json' });
   return summary.exitCode;
+}
+
+/** Markdown schema of every output table: the core tables, then each op's. */
+export function tablesMarkdown(): string {
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  const specs: Array<[TableSpec, string]> = [
+    [videosTable, 'written by the orchestrator'],
+    [runsTable, 'written by the orchestrator'],
+  ];
+  for (const op of Object.values(OPERATORS)) for (const t of op.outputs) specs.push([t, `op \`${op.name}\``]);
+  for (const [t, by] of specs) {
+    if (seen.has(t.name)) continue;
+    seen.add(t.name);
+    parts.push(`#### \`${t.name}\` (${by})\n\n${t.description}\n\n| column | type | meaning |\n|---|---|---|`);
+    for (const [c, ty] of Object.entries(t.columns)) parts.push(`| \`${c}\` | ${ty} | ${(t.docs?.[c] ?? '').replace(/\|/g, '\\|')} |`);
+    parts.push('');
+  }
+  return parts.join('\n');
 }
 
 export function buildProgram(): Command {
@@ -194,7 +218,9 @@ export function buildProgram(): Command {
     .command('ops')
     .description('List the operators, their parameters (with defaults) and output tables.')
     .option('--json', 'print JSON')
+    .option('--markdown', 'print the output tables as Markdown (the README section is generated from this)')
     .action((o) => {
+      if (o.markdown) return out(tablesMarkdown());
       if (o.json) return out(JSON.stringify(Object.values(OPERATORS).map(({ run: _r, setup: _s, validate: _v, cost: _c, ...rest }) => rest), null, 2));
       for (const op of Object.values(OPERATORS)) {
         out(chalk.bold(`${op.name}`) + `  (${op.level}, ${op.resources.pool} pool) — ${op.description}`);

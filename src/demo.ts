@@ -20,6 +20,9 @@ export async function runDemo(o: { out: string; recipe: string; quiet: boolean }
   makeGoodFixtures(fixtures);
   const inputs = [fixtures];
   const shared = sharedVideos();
+  // models: from the cache, else the shared data folder next to the checkout, else downloaded
+  const sharedData = path.resolve(ROOT, '..', 'shared', 'data');
+  if (!process.env.EGOPIPE_MIRROR && fs.existsSync(sharedData)) process.env.EGOPIPE_MIRROR = sharedData;
   if (shared) inputs.push(shared);
   else logger.info('demo', 'no ../shared/data/videos here: running on the generated videos only');
   const out = path.resolve(o.out);

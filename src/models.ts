@@ -27,3 +27,24 @@ export async function modelFile(given: string | undefined, asset: string): Promi
     throw new ModelMissingError(`model "${asset}" is not available: ${msg}\nGet it with 'egopipe models pull ${asset}' (or set EGOPIPE_MIRROR to a folder laid out like shared/data), or give its path in the recipe.`);
   }
 }
+
+/** `asset:<name>[/<path inside it>]`, e.g. asset:retargeting_configs/teleop/allegro_hand_right.yml */
+export function isAssetRef(v: unknown): v is string {
+  return typeof v === 'string' && v.startsWith('asset:');
+}
+
+/** Resolve an `asset:` reference to a local path (pulling the asset); other strings: path.resolve. */
+export async function resolveAssetRef(ref: string): Promise<string> {
+  if (!isAssetRef(ref)) return path.resolve(ref);
+  const [name, ...rest] = ref.slice('asset:'.length).split('/');
+  let base: string;
+  try {
+    base = (await pullAsset(name)).path;
+  } catch (e) {
+    const msg = e instanceof AssetError ? e.message : String(e);
+    throw new ModelMissingError(`"${ref}": asset "${name}" is not available: ${msg}\nGet it with 'egopipe models pull ${name}' (or set EGOPIPE_MIRROR).`);
+  }
+  const p = path.join(base, ...rest);
+  if (!fs.existsSync(p)) throw new ModelMissingError(`"${ref}": ${rest.join('/')} is not part of asset "${name}" (looked at ${p})`);
+  return p;
+}

@@ -47,7 +47,7 @@ export class RecipeError extends Error {
 
 const SECTIONS: Record<string, ParamsSchema> = {
   resources: {
-    cpu_workers: { type: 'integer', orString: 'auto', default: 'auto', min: 1, description: 'CPU worker threads (auto = cores - 1, at least 1)' },
+    cpu_workers: { type: 'integer', orString: 'auto', default: 'auto', min: 1, description: 'CPU worker threads (auto = all cores up to 4, else cores - 1)' },
     io_concurrency: { type: 'integer', default: 4, min: 1, description: 'concurrent ffprobe / light main-thread tasks' },
     gpus: { type: 'string', default: 'auto', description: 'GPUs for model workers: auto | none | 0,1,2,3' },
     worker_memory_mb: { type: 'integer', default: 4096, min: 64, description: 'heap limit per CPU worker thread; a thread over it is killed and its task retried' },
@@ -222,7 +222,9 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
       errors.map((e) => ({ ...e, ...locate(doc, lc, e.segments) })),
     );
   }
-  const cpu = resources.cpu_workers === ('auto' as unknown) ? Math.max(1, os.availableParallelism() - 1) : (resources.cpu_workers as number);
+  // auto: every core on small machines (the orchestrator thread is mostly idle), one spared on big ones
+  const cores = os.availableParallelism();
+  const cpu = resources.cpu_workers === ('auto' as unknown) ? (cores <= 4 ? cores : cores - 1) : (resources.cpu_workers as number);
   return {
     name: typeof raw.name === 'string' ? raw.name : file.replace(/^.*\//, '').replace(/\.ya?ml$/, ''),
     description: typeof raw.description === 'string' ? raw.description : '',

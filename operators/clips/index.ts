@@ -23,6 +23,11 @@ export const clipsTable: TableSpec = {
   docs: {
     clip_id: 'first 16 hex chars of sha256("<video_id>:<start_frame>")',
     scene_index: 'scene the clip belongs to (after short-scene merging)',
+    video_id: 'the video (join videos)',
+    start_frame: '0-based first frame',
+    end_frame: 'exclusive',
+    start_s: 'start_frame / fps',
+    end_s: 'end_frame / fps',
     overlap_prev_frames: 'frames shared with the previous clip of the same scene (0 for the first)',
   },
 };

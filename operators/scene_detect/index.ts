@@ -43,7 +43,13 @@ export const scenesTable: TableSpec = {
     end_s: 'DOUBLE',
     detector: 'VARCHAR',
   },
-  docs: { detector: '"content" or "adaptive" with its main parameter, e.g. content(threshold=27,min_scene_len=15)' },
+  docs: {
+    scene_index: '0-based, in time order',
+    start_frame: 'first frame of the scene (a cut frame), 0-based',
+    end_frame: 'first frame after the scene (exclusive)',
+    start_s: 'start_frame / fps',
+    end_s: 'end_frame / fps',
+    detector: '"content" or "adaptive" with its main parameter, e.g. content(threshold=27,min_scene_len=15)' },
 };
 
 export const op: OperatorSpec<SceneParams> = {
