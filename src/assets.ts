@@ -554,6 +554,11 @@ export async function pullAsset(name: string, opts: PullOptions = {}): Promise<P
       opts.onFile?.(f, 'mirror');
       continue;
     }
+    if (process.env.EGOPIPE_OFFLINE === '1' && !opts.fetchImpl) {
+      throw new AssetError(
+        `asset "${name}": ${f.path} is not cached${mirror ? ` nor in the mirror ${mirror}` : ''}, and EGOPIPE_OFFLINE=1 forbids downloading ${f.url}`,
+      );
+    }
     if (typeof fetchImpl !== 'function') {
       throw new AssetError(
         `asset "${name}": ${f.path} is not cached${mirror ? ` nor in the mirror ${mirror}` : ''} and no fetch is available to download ${f.url}`,
