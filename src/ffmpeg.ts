@@ -336,6 +336,12 @@ export interface DecodeOptions {
   scaleFlags?: string;
   /** Extra input options, e.g. ['-hwaccel', 'cuda']. */
   hwaccel?: string;
+  /**
+   * Reuse two frame buffers instead of allocating one per frame: a yielded frame's data is valid
+   * until the consumer asks for the next frame. Use it when frames are not kept (detectors that
+   * copy what they need); it keeps memory flat however many frames a worker decodes.
+   */
+  reuseBuffers?: boolean;
   signal?: AbortSignal;
 }
 
@@ -420,7 +426,8 @@ export async function* decodeFrames(o: DecodeOptions): AsyncGenerator<DecodedFra
   });
   const onAbort = () => child.kill('SIGKILL');
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  let cur = Buffer.allocUnsafe(frameBytes);
+  const spare = o.reuseBuffers ? [Buffer.allocUnsafe(frameBytes), Buffer.allocUnsafe(frameBytes)] : null;
+  let cur = spare ? spare[0] : Buffer.allocUnsafe(frameBytes);
   let filled = 0;
   let n = 0;
   let finished = false;
@@ -435,7 +442,7 @@ export async function* decodeFrames(o: DecodeOptions): AsyncGenerator<DecodedFra
         off += take;
         if (filled === frameBytes) {
           const frame = cur;
-          cur = Buffer.allocUnsafe(frameBytes);
+          cur = spare ? spare[(n + 1) % 2] : Buffer.allocUnsafe(frameBytes);
           filled = 0;
           yield { index: start + n * step, width, height, channels, data: frame };
           n++;

@@ -30,7 +30,9 @@ export class CpuPool {
       idleTimeout: 60_000,
       // Tasks beyond the threads wait in the orchestrator (SQLite), not here: keep this queue tiny.
       maxQueue: threads * 2,
-      resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: 16 },
+      // A small young generation: V8 otherwise grows it with the allocation rate (frames, tensors),
+      // and peak memory would creep up with the length of the run instead of staying flat.
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: 4 },
     });
   }
 

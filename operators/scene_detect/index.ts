@@ -110,6 +110,7 @@ export const op: OperatorSpec<SceneParams> = {
         width: size.width,
         height: size.height,
         pixFmt: 'rgb24',
+        reuseBuffers: true, // the detector keeps its own HSV copy, never the frame
         threads: p.decode_threads,
         hwaccel: p.hwaccel || undefined,
         signal: ctx.signal,
