@@ -278,10 +278,10 @@ export function buildProgram(): Command {
 
   program
     .command('retarget')
-    .description('Retarget human hand keypoints (JSON like shared/data/hands/human_joint_right.json, already in the wrist frame) to robot joint trajectories.')
+    .description('Retarget human hand keypoints (JSON like shared/data/hands/human_joint_right.json, or Parquet; already in the wrist frame) to robot joint trajectories.')
     .requiredOption('--robot <config.yml>', 'dex-retargeting config (type vector | position | dexpilot)')
     .requiredOption('--urdf-dir <dir>', 'folder the config urdf_path is relative to (e.g. the robot_hands asset)')
-    .requiredOption('--keypoints <file>', '{"frames": [[[x,y,z] x 21] ...]} in metres, wrist/operator frame')
+    .requiredOption('--keypoints <file>', '.json {"frames": [[[x,y,z] x 21] ...]} or .parquet (one row per frame, list column keypoints|joints|joints_op|kp3d of 21x3, optional frame column), metres, wrist/operator frame')
     .requiredOption('--out <file>', 'output .json ({joint_names, frames, residuals}) or .parquet')
     .action(async (o) => {
       const { retargetFile } = await import('../operators/retarget/cli.js');

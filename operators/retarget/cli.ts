@@ -55,6 +55,41 @@ function readKeypoints(file: string): Float64Array[] {
   });
 }
 
+/** Keypoint column names accepted in a Parquet input, in order of preference. */
+export const PARQUET_KEYPOINT_COLUMNS = ['keypoints', 'joints', 'joints_op', 'kp3d'] as const;
+
+/**
+ * Parquet input: one row per frame, a list column named keypoints / joints / joints_op / kp3d
+ * holding 63 numbers (or 21 lists of 3), metres, already in the wrist/operator frame; rows are
+ * ordered by a `frame` column when there is one.
+ */
+async function readKeypointsParquet(file: string): Promise<Float64Array[]> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const db = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const conn = await db.connect();
+  try {
+    let cols: string[];
+    try {
+      const d = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+      cols = (d.getRowObjectsJson() as Array<{ column_name: string }>).map((r) => r.column_name);
+    } catch (e) {
+      throw new Error(`cannot read keypoints ${file}: ${(e as Error).message}`);
+    }
+    const col = PARQUET_KEYPOINT_COLUMNS.find((c) => cols.includes(c));
+    if (!col) throw new Error(`${file}: no keypoint column; expected one of ${PARQUET_KEYPOINT_COLUMNS.join(', ')} (found ${cols.join(', ')})`);
+    const order = cols.includes('frame') ? ' ORDER BY "frame"' : '';
+    const r = await conn.runAndReadAll(`SELECT flatten_any FROM (SELECT "${col}" AS flatten_any FROM read_parquet(${sqlString(file)})${order})`);
+    return (r.getRowObjectsJson() as Array<{ flatten_any: unknown }>).map((row, i) => {
+      const flat = (Array.isArray(row.flatten_any) ? (row.flatten_any as unknown[]).flat(2) : []).map(Number);
+      if (flat.length !== 63 || !flat.every(Number.isFinite)) throw new Error(`${file}: row ${i}: "${col}" must hold 21 x 3 finite numbers, got ${flat.length}`);
+      return Float64Array.from(flat);
+    });
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
@@ -94,7 +129,7 @@ export async function retargetFile(opts: RetargetFileOptions): Promise<RetargetF
   const t0 = performance.now();
   const ext = path.extname(opts.out).toLowerCase();
   if (ext !== '.json' && ext !== '.parquet') throw new Error(`output ${opts.out}: use a .json or .parquet file name`);
-  const frames = readKeypoints(opts.keypoints);
+  const frames = /\.parquet$/i.test(opts.keypoints) ? await readKeypointsParquet(opts.keypoints) : readKeypoints(opts.keypoints);
   const rt = Retargeter.fromConfig(opts.robot, opts.urdfDir);
   const qs: Float64Array[] = [];
   const residuals: number[] = [];

@@ -65,3 +65,36 @@ describe('retargetFile', () => {
     await expect(retargetFile({ robot, urdfDir: HANDS_DIR, keypoints: kpFile, out: path.join(tmp, 'x.csv') })).rejects.toThrowError(/\.json or \.parquet/);
   });
 });
+
+describe('egopipe retarget with Parquet keypoints', () => {
+  it('reads a keypoints list column ordered by frame and gives the same trajectory as the JSON input', async () => {
+    const { retargetFile } = await import('../../operators/retarget/cli.js');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const fsm = await import('node:fs');
+    const pathm = await import('node:path');
+    const os = await import('node:os');
+    const root = pathm.resolve(pathm.dirname(new URL(import.meta.url).pathname), '..', '..');
+    const shared = pathm.resolve(root, '..', 'shared', 'data');
+    const json = pathm.join(shared, 'hands', 'human_joint_right.json');
+    const frames = (JSON.parse(fsm.readFileSync(json, 'utf8')).frames as number[][][]).slice(0, 60);
+    const dir = fsm.mkdtempSync(pathm.join(os.tmpdir(), 'egopipe-rt-pq-'));
+    const small = pathm.join(dir, 'k.json');
+    fsm.writeFileSync(small, JSON.stringify({ frames }));
+    // rows written in reverse order: the frame column must restore the order
+    const nd = pathm.join(dir, 'k.ndjson');
+    fsm.writeFileSync(nd, frames.map((f, i) => JSON.stringify({ frame: i, keypoints: f })).reverse().join('\n'));
+    const pq = pathm.join(dir, 'k.parquet');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    await c.run(`COPY (SELECT * FROM read_json('${nd}', columns={frame: 'INTEGER', keypoints: 'DOUBLE[][]'})) TO '${pq}' (FORMAT parquet)`);
+    const robot = pathm.join(shared, 'robots', 'retargeting', 'teleop', 'allegro_hand_right.yml');
+    const urdfDir = pathm.join(shared, 'robots', 'hands');
+    await retargetFile({ robot, urdfDir, keypoints: small, out: pathm.join(dir, 'a.json') });
+    await retargetFile({ robot, urdfDir, keypoints: pq, out: pathm.join(dir, 'b.json') });
+    const a = JSON.parse(fsm.readFileSync(pathm.join(dir, 'a.json'), 'utf8'));
+    const b = JSON.parse(fsm.readFileSync(pathm.join(dir, 'b.json'), 'utf8'));
+    expect(b.frames.length).toBe(60);
+    expect(b.frames).toEqual(a.frames);
+    await expect(retargetFile({ robot, urdfDir, keypoints: pathm.join(dir, 'missing.parquet'), out: pathm.join(dir, 'c.json') })).rejects.toThrow(/cannot read keypoints/);
+  });
+});
