@@ -137,3 +137,11 @@ export interface OperatorSpec<P = any, S = any> {
   cost?: (task: Pick<TaskInput<P>, 'video' | 'clip' | 'params'>) => number;
   run: (task: TaskInput<P>, ctx: OpContext<S>) => Promise<TaskOutput>;
 }
+
+/** A list cell as it arrives from upstream rows: JS array, typed array or a DuckDB list value ({items}). */
+export function toNumbers(v: unknown): number[] | null {
+  if (Array.isArray(v)) return v.map(Number);
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>, Number);
+  if (v && typeof v === 'object' && Array.isArray((v as { items?: unknown }).items)) return (v as { items: unknown[] }).items.map(Number);
+  return null;
+}

@@ -8,7 +8,7 @@
  * frames or as a prompt for a segmentation model; 'sam2' (real segmentation, prompted by these
  * masks/keypoints) arrives with the model-worker pool.
  */
-import type { OperatorSpec, Row, TableSpec } from '../types.js';
+import { toNumbers, type OperatorSpec, type Row, type TableSpec } from '../types.js';
 import { countsToString, encodeCountsColumnMajorWindow, rleArea, rleBbox } from '../../src/rle.js';
 import { rasterizeHand, type HullMode } from './raster.js';
 
@@ -48,15 +48,6 @@ export const handMasksTable: TableSpec = {
   },
 };
 
-/** A list cell as it may arrive from upstream: JS array, typed array or a DuckDB list value ({items}). */
-function toNumbers(v: unknown): number[] | null {
-  if (Array.isArray(v)) return v.map(Number);
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>, Number);
-  if (v && typeof v === 'object' && Array.isArray((v as { items?: unknown }).items)) {
-    return ((v as { items: unknown[] }).items).map(Number);
-  }
-  return null;
-}
 
 /** Masks for hand_keypoints rows of one clip at frame size width x height. */
 export function handMaskRows(

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sqlString } from '../../src/parquet.js';
 import { Retargeter } from './retargeter.js';
 
 export interface RetargetFileOptions {
@@ -90,9 +91,6 @@ async function readKeypointsParquet(file: string): Promise<Float64Array[]> {
   }
 }
 
-function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
 
 async function writeParquet(out: string, jointNames: string[], qs: Float64Array[], residuals: number[], meta: Record<string, string>): Promise<void> {
   const { DuckDBInstance } = await import('@duckdb/node-api');

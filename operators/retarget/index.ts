@@ -45,7 +45,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { isAssetRef, resolveAssetRef } from '../../src/models.js';
-import { PermanentError, type OperatorSpec, type Row, type TableSpec, type TaskInput, type TaskOutput } from '../types.js';
+import { PermanentError, toNumbers, type OperatorSpec, type Row, type TableSpec, type TaskInput, type TaskOutput } from '../types.js';
 import { ConfigError, loadRetargetingConfig, type RetargetingConfig } from './config.js';
 import { toOperatorFrame, type Handedness } from './mano.js';
 import { Retargeter } from './retargeter.js';
@@ -82,6 +82,8 @@ export const DEFAULT_PARAMS: Omit<RetargetParams, 'robots' | 'urdf_dir'> = {
   max_gap_frames: 3,
   use_hand_pose_3d: true,
 };
+
+export { toNumbers };
 
 export const robotJointsTable: TableSpec = {
   name: 'robot_joints',
@@ -213,13 +215,6 @@ function validateParams(params: Partial<RetargetParams>): string[] {
 // keypoints
 // ---------------------------------------------------------------------------------------------
 
-/** A list cell as it may arrive from upstream: JS array, typed array or a DuckDB list value ({items}). */
-export function toNumbers(v: unknown): number[] | null {
-  if (Array.isArray(v)) return v.map(Number);
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>, Number);
-  if (v && typeof v === 'object' && Array.isArray((v as { items?: unknown }).items)) return (v as { items: unknown[] }).items.map(Number);
-  return null;
-}
 
 /**
  * Pixel keypoints (21 x (x, y, z), z in x's pixel scale) -> metres with the wrist at the origin,
