@@ -4,6 +4,7 @@ import { op as probe } from './probe/index.js';
 import { op as sceneDetect } from './scene_detect/index.js';
 import { op as clips } from './clips/index.js';
 import { op as debugFault } from './debug_fault/index.js';
+import { op as debugModel } from './debug_model/index.js';
 import { op as handKeypoints } from './hand_keypoints/index.js';
 import { op as handMask } from './hand_mask/index.js';
 import { op as handPose3d } from './hand_pose_3d/index.js';
@@ -18,6 +19,7 @@ export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [handPose3d.name]: handPose3d as OperatorSpec,
   [retarget.name]: retarget as OperatorSpec,
   [debugFault.name]: debugFault,
+  [debugModel.name]: debugModel as OperatorSpec,
 });
 
 export function getOp(name: string): OperatorSpec {

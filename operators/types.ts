@@ -103,6 +103,16 @@ export interface OpContext<S = unknown> {
   /** whatever setup() returned for this op + params, once per worker */
   state: S;
   signal?: AbortSignal;
+  /**
+   * Frames of this task as declared by the op's `frames(task)`: in a model worker they were
+   * decoded ahead (prefetched, bounded) while the previous task ran; elsewhere decoded on demand.
+   * Undefined when the op declares no `frames`.
+   */
+  frames?: AsyncIterable<import('../src/ffmpeg.js').DecodedFrame>;
+  /** where the op runs: a GPU model worker (cuda, with its device index) or the CPU */
+  device?: { kind: 'cuda' | 'cpu'; index: number | null };
+  /** time the op spent waiting for frames so far (ms); model workers report it as decode wait */
+  decodeWaitMs?: () => number;
 }
 
 export interface OperatorSpec<P = any, S = any> {
@@ -131,6 +141,11 @@ export interface OperatorSpec<P = any, S = any> {
    * into the `runs` table. Throw when a model is missing: the run stops before doing anything.
    */
   resolveModels?: (params: P) => Promise<{ params: P; files: Array<{ name: string; path: string }> }>;
+  /**
+   * The frames this op reads for a task (path, range, size, step). Declaring it lets a model
+   * worker decode the next task's frames while the current one runs (ctx.frames).
+   */
+  frames?: (task: TaskInput<P>) => import('../src/ffmpeg.js').DecodeOptions;
   /** Once per worker per (op, params): load models etc. */
   setup?: (params: P) => Promise<S> | S;
   /** Estimated work for longest-first scheduling (default: frames in the item). */

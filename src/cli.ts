@@ -78,6 +78,7 @@ async function cmdRun(recipeFile: string, o: {
   retryDead?: boolean;
   forceLock?: boolean;
   workers?: string;
+  gpus?: string;
   verbose?: boolean;
 }): Promise<number> {
   const recipe = loadRecipe(recipeFile);
@@ -97,6 +98,7 @@ async function cmdRun(recipeFile: string, o: {
     progressInterval: o.progressInterval ? Number(o.progressInterval) : undefined,
     retryDead: o.retryDead,
     forceLock: o.forceLock,
+    gpus: o.gpus,
   });
   if (!o.quiet || o.logFormat === 'json') printSummary(summary, { json: o.logFormat === 'json' });
   return summary.exitCode;
@@ -137,6 +139,7 @@ export function buildProgram(): Command {
     .requiredOption('-i, --input <paths...>', 'video files, folders (scanned recursively) or .txt lists of paths')
     .requiredOption('-o, --out <dir>', 'output folder (Parquet tables + manifest); reuse it to resume')
     .option('-w, --workers <n>', 'CPU worker threads (overrides resources.cpu_workers)')
+    .option('--gpus <list>', 'GPUs for model workers: none | auto | 0,1,2,3 (overrides resources.gpus)')
     .option('-q, --quiet', 'no progress output; errors only')
     .addOption(new Option('--log-format <format>', 'log lines on stderr as text or JSON lines').choices(['text', 'json']).default('text'))
     .option('--progress-interval <seconds>', 'seconds between status lines when stderr is not a terminal', '10')

@@ -234,6 +234,11 @@ export class Manifest {
     return state;
   }
 
+  /** A task that was not at fault for its failure goes back to pending (no attempt counted). */
+  requeue(itemId: string, op: string): void {
+    this.stmt(`UPDATE tasks SET state='pending', worker=NULL WHERE item_id=? AND op=?`).run(itemId, op);
+  }
+
   /** Make the next op in the item's chain runnable. */
   setReady(itemId: string, seq: number, level: string): void {
     this.stmt(

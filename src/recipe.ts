@@ -22,7 +22,14 @@ export interface RecipeOp {
 export interface Recipe {
   name: string;
   description: string;
-  resources: { cpu_workers: number; io_concurrency: number; gpus: string; worker_memory_mb: number };
+  resources: {
+    cpu_workers: number;
+    io_concurrency: number;
+    gpus: string;
+    worker_memory_mb: number;
+    model_workers_cpu: number;
+    model_worker_memory_mb: number;
+  };
   defaults: { max_attempts: number; timeout_s: number; retry_backoff_s: number };
   output: { flush_rows: number; flush_seconds: number };
   ingest: { extensions: string[]; hash: 'sample' | 'full' };
@@ -49,7 +56,9 @@ const SECTIONS: Record<string, ParamsSchema> = {
   resources: {
     cpu_workers: { type: 'integer', orString: 'auto', default: 'auto', min: 1, description: 'CPU worker threads (auto = all cores up to 4, else cores - 1)' },
     io_concurrency: { type: 'integer', default: 4, min: 1, description: 'concurrent ffprobe / light main-thread tasks' },
-    gpus: { type: 'string', default: 'auto', description: 'GPUs for model workers: auto | none | 0,1,2,3' },
+    gpus: { type: 'string', default: 'auto', description: 'GPUs for model workers, one process each: auto (nvidia-smi) | none | 0,1,2,3' },
+    model_workers_cpu: { type: 'integer', default: 1, min: 1, description: 'model-worker processes on the CPU provider when no GPU is used' },
+    model_worker_memory_mb: { type: 'integer', default: 8192, min: 128, description: 'heap limit of a model-worker process; one over it is restarted and its task retried' },
     worker_memory_mb: { type: 'integer', default: 4096, min: 64, description: 'heap limit per CPU worker thread; a thread over it is killed and its task retried' },
   },
   defaults: {

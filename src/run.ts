@@ -23,6 +23,7 @@ import { bar, fmtDuration, Logger } from './log.js';
 import { Manifest, type TaskRow } from './manifest.js';
 import { DiskFullError, OutputStore } from './parquet.js';
 import { CpuPool } from './pool.js';
+import { ModelPool, resolveDevices } from './model-pool.js';
 import type { Recipe, RecipeOp } from './recipe.js';
 import { runsTable, videosTable } from './tables.js';
 import { ROOT } from './paths.js';
@@ -41,6 +42,8 @@ export interface RunOptions {
   progressInterval?: number;
   retryDead?: boolean;
   forceLock?: boolean;
+  /** overrides resources.gpus: none | auto | 0,1,2,3 */
+  gpus?: string;
 }
 
 export interface RunSummary {
@@ -142,6 +145,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   for (const ro of recipe.ops) for (const t of getOp(ro.op).outputs) tables.set(t.name, t);
   const store = new OutputStore(outDir, runId, manifest, tables);
   let cpuPool: CpuPool | undefined;
+  let modelPool: ModelPool | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
   const stopSignals: Array<() => void> = [];
 
@@ -473,6 +477,11 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     };
 
     const onResult = async (t: TaskRow, x: (typeof opsBySeq)[number], res: WorkerResult, video: VideoInfo) => {
+      if (!res.ok && res.requeue) {
+        manifest.requeue(t.item_id, t.op);
+        logger.debug('requeue', `${t.op} on ${t.item_id} handed back: ${res.error}`);
+        return;
+      }
       if (!res.ok) {
         const state = manifest.markFailed(t.item_id, t.op, res.error, res.permanent, x.ro.max_attempts, recipe.defaults.retry_backoff_s);
         if (state === 'dead') deadLetter(t, res.error);
@@ -520,7 +529,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     // --- dispatch --------------------------------------------------------------------------
     const inflight = new Map<string, InFlight>();
     const poolLimit = (pool: string) =>
-      pool === 'cpu' ? recipe.resources.cpu_workers : pool === 'main' ? recipe.resources.io_concurrency : 1;
+      pool === 'cpu' ? recipe.resources.cpu_workers : pool === 'main' ? recipe.resources.io_concurrency : (modelPool?.capacity ?? 1);
     const inflightOf = (pool: string) => {
       let n = 0;
       for (const f of inflight.values()) if (f.pool === pool) n++;
@@ -528,6 +537,14 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     };
     if (opsBySeq.some((x) => x.spec.resources.pool === 'cpu')) {
       cpuPool = new CpuPool(recipe.resources.cpu_workers, recipe.resources.worker_memory_mb);
+    }
+    if (opsBySeq.some((x) => x.spec.resources.pool === 'gpu')) {
+      const devices = resolveDevices(o.gpus ?? recipe.resources.gpus, recipe.resources.model_workers_cpu);
+      modelPool = new ModelPool(devices, {
+        memoryMb: recipe.resources.model_worker_memory_mb,
+        log: (m) => logger.warn('model_worker', m),
+      });
+      logger.info('model_workers', `model workers: ${devices.map((d) => (d.kind === 'cuda' ? `GPU ${d.index}` : 'CPU')).join(', ')}`);
     }
     const toolsForTask = { ffmpeg: ffmpeg.path, ffprobe: ffprobe.path };
 
@@ -553,7 +570,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const dispatch = (t: TaskRow) => {
       const x = byName.get(t.op)!;
       const key = t.item_id + '\0' + t.op;
-      const pool = x.spec.resources.pool === 'gpu' ? 'cpu' : x.spec.resources.pool; // model workers: see README
+      const pool = x.spec.resources.pool;
       manifest.markRunning(t.item_id, t.op, runId, pool);
       const ctl = new AbortController();
       controllers.set(key, ctl);
@@ -572,6 +589,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           tools: toolsForTask,
         };
         if (pool === 'cpu') return cpuPool!.run(input, ctl.signal);
+        if (pool === 'gpu') return modelPool!.run(input, ctl.signal);
         return await Promise.race([
           runOp(input, ctl.signal),
           new Promise<never>((_, rej) => ctl.signal.addEventListener('abort', () => rej(new Error('aborted')), { once: true })),
@@ -588,6 +606,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
         .then(async (res) => {
           clearTimeout(timer);
           controllers.delete(key);
+          if (!res.ok && ctl.signal.aborted && !interrupted && !res.requeue) {
+            res = { ...res, error: `timed out after ${x.ro.timeout_s}s (the worker was stopped): ${res.error}` };
+          }
           if (interrupted && !res.ok) {
             inflight.delete(key);
             return; // stays 'running' in the manifest -> requeued on resume, no attempt counted
@@ -641,7 +662,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     // --- main loop -------------------------------------------------------------------------
     logger.info('run.start', `run ${runId}: recipe "${recipe.name}" -> ${outDir} (${recipe.resources.cpu_workers} CPU worker(s))`, { run_id: runId });
     const opNames = opsBySeq.map((x) => x.ro.op);
-    const pools = [...new Set(opsBySeq.map((x) => (x.spec.resources.pool === 'gpu' ? 'cpu' : x.spec.resources.pool)))];
+    const pools = [...new Set(opsBySeq.map((x) => x.spec.resources.pool))];
     for (;;) {
       if (stopping) break;
       const now = Date.now() / 1000;
@@ -681,7 +702,13 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     for (const c of countsRows) (tasks[c.op] ??= {})[c.state] = c.n;
     const deadTotal = countsRows.filter((c) => c.state === 'dead').reduce((a, c) => a + c.n, 0);
     const status = interrupted ? 'interrupted' : deadTotal ? 'finished_with_dead_letters' : 'finished';
-    const counts = { tasks, rows: rowsWritten };
+    const workerStats = modelPool?.stats();
+    const counts = { tasks, rows: rowsWritten, ...(workerStats ? { model_workers: workerStats } : {}) };
+    if (workerStats) {
+      for (const w of workerStats) {
+        logger.info('model_worker.stats', `model worker ${w.worker} (${w.device}): ${w.tasks} task(s), duty cycle ${(100 * w.duty_cycle).toFixed(1)}% (busy ${w.busy_ms} ms, decode wait ${w.decode_wait_ms} ms, active ${w.active_ms} ms), ${w.restarts} restart(s)`, { ...w });
+      }
+    }
     manifest.endRun(runId, status, counts);
     await store.writeReplace(runsTable, [runRow(status, counts, Date.now())], runFile);
     const seconds = (Date.now() - t0) / 1000;
@@ -707,6 +734,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     if (progressTimer) clearInterval(progressTimer);
     for (const s of stopSignals) s();
     await cpuPool?.close().catch(() => undefined);
+    await modelPool?.close().catch(() => undefined);
     store.close();
     try {
       const open = manifest.db.prepare(`SELECT run_id FROM runs WHERE run_id = ? AND status = 'running'`).get(runId);

@@ -1,21 +1,41 @@
 /**
- * Piscina worker-thread entry for CPU ops. Receives one task (op name, a path and a frame range,
- * params), runs the op and returns its rows. setup() runs once per thread per (op, params).
- * Op failures come back as values ({ok:false}) so their "permanent" flag survives the thread
- * boundary; a thread that dies (crash, heap limit, abort on timeout) rejects the task instead.
+ * Runs one op on one task, in whatever process/thread hosts it: Piscina worker threads (CPU
+ * ops, default export below), model-worker processes (src/model-worker.ts) or inline.
+ * setup() runs once per thread/process per (op, params). Op failures come back as values
+ * ({ok:false}) so their "permanent" flag survives the thread/process boundary; a thread or process
+ * that dies (crash, heap limit, timeout kill) rejects the task instead.
  */
 import { getOp } from '../operators/registry.js';
-import { isPermanent, type TaskInput, type TaskOutput } from '../operators/types.js';
+import { isPermanent, type OpContext, type TaskInput, type TaskOutput } from '../operators/types.js';
+import type { DecodedFrame } from './ffmpeg.js';
+import { decodeFrames } from './ffmpeg.js';
+import { timed } from './frames.js';
 import { hashOf } from './recipe.js';
 
 export type WorkerResult =
-  | { ok: true; out: TaskOutput; ms: number }
-  | { ok: false; error: string; permanent: boolean; ms: number };
+  | { ok: true; out: TaskOutput; ms: number; waitMs?: number }
+  | {
+      ok: false;
+      error: string;
+      permanent: boolean;
+      ms: number;
+      /** the task was not at fault (its worker died because of another task): run it again, no attempt counted */
+      requeue?: boolean;
+    };
 
 const states = new Map<string, Promise<unknown>>();
 
-export async function runOp(task: TaskInput, signal?: AbortSignal): Promise<WorkerResult> {
+export interface RunOpOptions {
+  signal?: AbortSignal;
+  /** frames decoded ahead by a model worker, for ops that declare `frames` */
+  frames?: AsyncIterable<DecodedFrame>;
+  device?: OpContext['device'];
+}
+
+export async function runOp(task: TaskInput, opts: RunOpOptions | AbortSignal = {}): Promise<WorkerResult> {
+  const o: RunOpOptions = opts instanceof AbortSignal ? { signal: opts } : opts;
   const t0 = performance.now();
+  let frames: ReturnType<typeof timed> | undefined;
   try {
     const op = getOp(task.op);
     let st: unknown;
@@ -29,8 +49,15 @@ export async function runOp(task: TaskInput, signal?: AbortSignal): Promise<Work
       }
       st = await p;
     }
-    const out = await op.run(task, { state: st, signal });
-    return { ok: true, out, ms: performance.now() - t0 };
+    if (op.frames) frames = timed(o.frames ?? decodeFrames({ ...op.frames(task), signal: o.signal }));
+    const out = await op.run(task, {
+      state: st,
+      signal: o.signal,
+      frames,
+      device: o.device ?? { kind: 'cpu', index: null },
+      decodeWaitMs: frames ? () => frames!.waitMs() : undefined,
+    });
+    return { ok: true, out, ms: performance.now() - t0, waitMs: frames?.waitMs() };
   } catch (e) {
     const err = e as Error;
     return { ok: false, error: err?.message ?? String(e), permanent: isPermanent(e), ms: performance.now() - t0 };
