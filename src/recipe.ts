@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { OPERATORS } from '../operators/registry.js';
@@ -12,6 +13,8 @@ import { validateParams, pathString, type FieldError } from './params.js';
 
 export interface RecipeOp {
   op: string;
+  /** names of registry models this op's params refer to (model:<name>) */
+  models: string[];
   params: Record<string, unknown>;
   max_attempts: number;
   timeout_s: number;
@@ -37,7 +40,27 @@ export interface Recipe {
   ops: RecipeOp[];
   /** source text and hash, for provenance */
   source: { file: string; yaml: string; hash: string };
+  /** the model registry: name -> file, expected sha256, provider, precision, input size */
+  models: Record<string, ModelEntry>;
 }
+
+export interface ModelEntry {
+  /** file or folder; relative paths resolve against the recipe's folder */
+  path: string;
+  /** expected sha256 of the file (checked before the run; recorded in runs) */
+  sha256?: string;
+  provider: 'auto' | 'cpu' | 'cuda';
+  precision: 'fp32' | 'fp16' | 'int8';
+  input_size?: number[];
+}
+
+const MODEL_ENTRY: ParamsSchema = {
+  path: { type: 'string', required: true, description: 'model file (or folder) path; relative to the recipe file' },
+  sha256: { type: 'string', description: 'expected sha256 (64 hex); the run refuses a file that differs' },
+  provider: { type: 'enum', values: ['auto', 'cpu', 'cuda'], default: 'auto', description: 'execution provider (auto = cuda in GPU model workers, else cpu)' },
+  precision: { type: 'enum', values: ['fp32', 'fp16', 'int8'], default: 'fp32', description: 'numeric precision of the export (recorded)' },
+  input_size: { type: 'number[]', description: 'input size the export expects, e.g. [1024, 1024] (recorded)' },
+};
 
 export class RecipeError extends Error {
   override name = 'RecipeError';
@@ -161,6 +184,25 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
   const ingest = section<Recipe['ingest']>('ingest');
   const tools = section<Recipe['tools']>('tools');
   if (raw.name !== undefined && typeof raw.name !== 'string') errors.push({ path: 'name', segments: ['name'], message: 'expected a string' });
+  const models: Record<string, ModelEntry> = {};
+  if (raw.models !== undefined && raw.models !== null) {
+    if (typeof raw.models !== 'object' || Array.isArray(raw.models)) {
+      errors.push({ path: 'models', segments: ['models'], message: 'expected a mapping of model name -> {path, sha256, provider, precision, input_size}' });
+    } else {
+      for (const [name, entry] of Object.entries(raw.models as Record<string, unknown>)) {
+        const r = validateParams(MODEL_ENTRY, entry, ['models', name]);
+        errors.push(...r.errors);
+        const sha = r.params.sha256 as string | undefined;
+        if (typeof sha === 'string' && !/^[0-9a-f]{64}$/i.test(sha)) {
+          errors.push({ path: `models.${name}.sha256`, segments: ['models', name, 'sha256'], message: 'expected 64 hex characters' });
+        }
+        if (typeof r.params.path === 'string') {
+          const base = file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file));
+          models[name] = { ...(r.params as unknown as ModelEntry), path: path.resolve(base, r.params.path as string) };
+        }
+      }
+    }
+  }
 
   const ops: RecipeOp[] = [];
   const rawOps = raw.ops;
@@ -205,6 +247,20 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
       seen.add(name);
       const pr = validateParams(spec.params, e.params, [...base, 'params']);
       errors.push(...pr.errors);
+      // `model:<name>` -> the registry entry's path (before the op's own validation sees it)
+      const usedModels: string[] = [];
+      const subst = (k: string, v: unknown): unknown => {
+        if (typeof v !== 'string' || !v.startsWith('model:')) return v;
+        const m = v.slice('model:'.length);
+        if (!models[m]) {
+          const declared = Object.keys(models);
+          errors.push({ path: pathString([...base, 'params', k]), segments: [...base, 'params', k], message: `"${v}" names no model in the recipe's models: section (declared: ${declared.join(', ') || 'none'})` });
+          return v;
+        }
+        usedModels.push(m);
+        return models[m].path;
+      };
+      for (const [k, v] of Object.entries(pr.params)) pr.params[k] = Array.isArray(v) ? v.map((x) => subst(k, x)) : subst(k, v);
       if (!pr.errors.length && spec.validate) {
         for (const m of spec.validate(pr.params)) errors.push({ path: pathString([...base, 'params']), segments: [...base, 'params'], message: m });
       }
@@ -218,6 +274,7 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
       };
       ops.push({
         op: name,
+        models: usedModels,
         params: pr.params,
         max_attempts: Math.round(num('max_attempts', defaults.max_attempts ?? 3)),
         timeout_s: num('timeout_s', defaults.timeout_s ?? 1800),
@@ -244,5 +301,6 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
     tools,
     ops,
     source: { file, yaml: text, hash: hashOf(text) },
+    models,
   };
 }

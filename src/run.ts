@@ -121,8 +121,19 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   const ffprobe = resolveTool('ffprobe');
   // Model files: located (and pulled from the mirror/cache) before anything is written, so a
   // missing model stops the run at once with a clear message; their sha256 go into `runs`.
-  const modelFiles: Array<{ op: string; name: string; path: string; sha256: string; bytes: number }> = [];
+  const modelFiles: Array<{ op: string; name: string; path: string; sha256: string; bytes: number } & Record<string, unknown>> = [];
   for (const ro of recipe.ops) {
+    // registry models (recipe models: section) referenced by this op: sha256 checked, recorded
+    for (const name of ro.models) {
+      const m = recipe.models[name];
+      if (!fs.existsSync(m.path)) throw new ModelUnavailableError(`op "${ro.op}": model "${name}" not found at ${m.path} (recipe models.${name}.path)`);
+      const st = fs.statSync(m.path);
+      const sha = st.isFile() ? await sha256File(m.path) : '';
+      if (m.sha256 && st.isFile() && sha.toLowerCase() !== m.sha256.toLowerCase()) {
+        throw new ModelUnavailableError(`op "${ro.op}": model "${name}" at ${m.path} has sha256 ${sha}, the recipe expects ${m.sha256}: wrong or corrupt file`);
+      }
+      modelFiles.push({ op: ro.op, name, path: m.path, sha256: sha, bytes: st.isFile() ? st.size : 0, provider: m.provider, precision: m.precision, input_size: m.input_size ?? null });
+    }
     const spec = getOp(ro.op);
     if (!spec.resolveModels) continue;
     let r;
@@ -132,7 +143,11 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       throw new ModelUnavailableError(`op "${ro.op}": ${(e as Error).message}`);
     }
     ro.params = r.params as Record<string, unknown>;
-    for (const f of r.files) modelFiles.push({ op: ro.op, ...f, sha256: await sha256File(f.path), bytes: fs.statSync(f.path).size });
+    for (const f of r.files) {
+      if (modelFiles.some((x) => x.op === ro.op && x.path === f.path)) continue;
+      const st = fs.statSync(f.path);
+      modelFiles.push({ op: ro.op, ...f, sha256: st.isFile() ? await sha256File(f.path) : '', bytes: st.isFile() ? st.size : 0 });
+    }
   }
   fs.mkdirSync(outDir, { recursive: true });
   const runId = newRunId();
