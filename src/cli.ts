@@ -1,6 +1,7 @@
 /**
  * The `egopipe` command line. Exit codes: 0 all done; 3 finished but some items dead-lettered;
- * 2 usage, recipe or environment error (nothing written); 1 internal failure; 130 interrupted.
+ * 4 stopped by a data-quality probe; 2 usage, recipe or environment error (nothing written);
+ * 1 internal failure; 130 interrupted.
  */
 import { Command, CommanderError, Option } from 'commander';
 import fs from 'node:fs';
@@ -18,6 +19,7 @@ import { loadRecipe, RecipeError } from './recipe.js';
 import { EXIT, ModelUnavailableError, runPipeline, type RunSummary } from './run.js';
 import { formatStatus, NoManifestError, readDlq, readStatus } from './status.js';
 import { doctor, formatDoctor } from './doctor.js';
+import { resolveDevices } from './model-pool.js';
 import { Manifest } from './manifest.js';
 import { runsTable, videosTable } from './tables.js';
 import type { TableSpec } from '../operators/types.js';
@@ -49,12 +51,13 @@ export function printSummary(s: RunSummary, opts: { json: boolean; quiet?: boole
     .join(', ');
   const fps = s.frames / Math.max(s.seconds, 1e-3);
   const lines = [
-    chalk.bold(`egopipe run ${s.run_id} ${s.interrupted ? chalk.yellow('interrupted') : s.dead ? chalk.yellow('finished with dead letters') : chalk.green('finished')}`),
+    chalk.bold(`egopipe run ${s.run_id} ${s.interrupted ? chalk.yellow('interrupted') : s.stopped_by_probe ? chalk.red('stopped by a probe') : s.dead ? chalk.yellow('finished with dead letters') : chalk.green('finished')}`),
     `  videos     ${s.videos.seen} seen, ${s.videos.new} new, ${s.videos.duplicates} duplicate(s) skipped; ${s.videos.ok} ok, ${s.videos.failed} failed (all runs)`,
     `  scenes     ${s.rows.scenes ?? 0} written this run`,
     `  clips      ${s.rows.clips ?? 0} written this run (${clips} in total)`,
     `  rows       ${rows || 'none (nothing left to do)'}`,
     `  failures   ${s.dead} dead-lettered${s.dead ? ` — see: egopipe dlq --out ${JSON.stringify(s.out)}` : ''}`,
+    ...(s.alerts.length ? [`  alerts     ${s.alerts.length} probe alert(s)${s.stopped_by_probe ? `; stopped by probe "${s.stopped_by_probe}"` : ''}:`, ...s.alerts.slice(0, 10).map((a) => `             - ${a.message}`)] : []),
     `  time       ${fmtDuration(s.seconds)}  (${fps.toFixed(0)} frames/s summed over ops, ${(s.videos.new / Math.max(s.seconds, 1e-3)).toFixed(2)} videos/s)`,
     `  output     ${s.out}`,
     `  try        egopipe query --out ${JSON.stringify(s.out)} "SELECT v.path, count(*) AS clips FROM clips c JOIN videos v USING (video_id) GROUP BY 1 ORDER BY 2 DESC"`,
@@ -79,8 +82,20 @@ async function cmdRun(recipeFile: string, o: {
   forceLock?: boolean;
   workers?: string;
   gpus?: string;
+  metricsPort?: string;
+  metricsHost?: string;
   verbose?: boolean;
 }): Promise<number> {
+  if (o.metricsPort !== undefined && !(Number.isInteger(Number(o.metricsPort)) && Number(o.metricsPort) >= 0 && Number(o.metricsPort) < 65536)) {
+    throw new UsageError(`--metrics-port must be a port number (0-65535), got ${o.metricsPort}`);
+  }
+  if (o.gpus !== undefined) {
+    try {
+      resolveDevices(o.gpus, 1);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   const recipe = loadRecipe(recipeFile);
   if (o.workers !== undefined) {
     const n = Number(o.workers);
@@ -99,6 +114,8 @@ async function cmdRun(recipeFile: string, o: {
     retryDead: o.retryDead,
     forceLock: o.forceLock,
     gpus: o.gpus,
+    metricsPort: o.metricsPort !== undefined ? Number(o.metricsPort) : undefined,
+    metricsHost: o.metricsHost,
   });
   if (!o.quiet || o.logFormat === 'json') printSummary(summary, { json: o.logFormat === 'json' });
   return summary.exitCode;
@@ -140,6 +157,8 @@ export function buildProgram(): Command {
     .requiredOption('-o, --out <dir>', 'output folder (Parquet tables + manifest); reuse it to resume')
     .option('-w, --workers <n>', 'CPU worker threads (overrides resources.cpu_workers)')
     .option('--gpus <list>', 'GPUs for model workers: none | auto | 0,1,2,3 (overrides resources.gpus)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://<host>:<port>/metrics during the run (0 = any free port)')
+    .option('--metrics-host <host>', 'address the metrics endpoint binds to', '127.0.0.1')
     .option('-q, --quiet', 'no progress output; errors only')
     .addOption(new Option('--log-format <format>', 'log lines on stderr as text or JSON lines').choices(['text', 'json']).default('text'))
     .option('--progress-interval <seconds>', 'seconds between status lines when stderr is not a terminal', '10')

@@ -70,6 +70,7 @@ async function pump(): Promise<void> {
       const res = await runOp(q.task, { frames: q.frames, device });
       q.frames?.cancel();
       queue.shift();
+      res.worker = `${device.kind}${device.index === null ? '' : ':' + device.index}/pid:${process.pid}`;
       send({ type: 'result', id: q.id, res, busyMs: performance.now() - t0, waitMs: res.ok ? (res.waitMs ?? 0) : 0 });
     }
   } finally {

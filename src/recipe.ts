@@ -10,6 +10,7 @@ import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { OPERATORS } from '../operators/registry.js';
 import type { ParamsSchema } from '../operators/types.js';
 import { validateParams, pathString, type FieldError } from './params.js';
+import { checkProbe, PROBE_SCHEMA, type ProbeSpec } from './probes.js';
 
 export interface RecipeOp {
   op: string;
@@ -42,6 +43,8 @@ export interface Recipe {
   source: { file: string; yaml: string; hash: string };
   /** the model registry: name -> file, expected sha256, provider, precision, input size */
   models: Record<string, ModelEntry>;
+  /** data-quality probes */
+  probes: ProbeSpec[];
 }
 
 export interface ModelEntry {
@@ -103,7 +106,7 @@ const SECTIONS: Record<string, ParamsSchema> = {
   },
 };
 
-const TOP_KEYS = ['name', 'description', 'version', 'resources', 'defaults', 'output', 'ingest', 'tools', 'models', 'ops'];
+const TOP_KEYS = ['name', 'description', 'version', 'resources', 'defaults', 'output', 'ingest', 'tools', 'models', 'probes', 'ops'];
 const OP_KEYS = ['op', 'params', 'max_attempts', 'timeout_s'];
 
 function stableJson(v: unknown): string {
@@ -282,6 +285,28 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
       });
     });
   }
+  const probes: ProbeSpec[] = [];
+  if (raw.probes !== undefined && raw.probes !== null) {
+    if (!Array.isArray(raw.probes)) errors.push({ path: 'probes', segments: ['probes'], message: 'expected a list of probes' });
+    else
+      raw.probes.forEach((p, i) => {
+        const base: Array<string | number> = ['probes', i];
+        const r = validateParams(PROBE_SCHEMA, p, base);
+        errors.push(...r.errors);
+        if (r.errors.length) return;
+        for (const m of checkProbe(r.params)) errors.push({ path: pathString(base), segments: base, message: m });
+        const o = ops.find((x) => x.op === r.params.op);
+        if (!o) errors.push({ path: pathString([...base, 'op']), segments: [...base, 'op'], message: `op "${String(r.params.op)}" is not in this recipe's ops` });
+        else {
+          const outs = OPERATORS[o.op].outputs.map((t) => t.name);
+          const table = (r.params.table as string | undefined) ?? outs[0];
+          if (!table || !outs.includes(table)) {
+            errors.push({ path: pathString([...base, 'table']), segments: [...base, 'table'], message: `op "${o.op}" writes ${outs.join(', ') || 'no table'}; name one of them` });
+          }
+          probes.push({ ...(r.params as unknown as ProbeSpec), table });
+        }
+      });
+  }
   if (errors.length) {
     throw new RecipeError(
       file,
@@ -302,5 +327,6 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
     ops,
     source: { file, yaml: text, hash: hashOf(text) },
     models,
+    probes,
   };
 }

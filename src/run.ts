@@ -25,7 +25,9 @@ import { DiskFullError, OutputStore } from './parquet.js';
 import { CpuPool } from './pool.js';
 import { ModelPool, resolveDevices } from './model-pool.js';
 import type { Recipe, RecipeOp } from './recipe.js';
-import { runsTable, videosTable } from './tables.js';
+import { eventsTable, runsTable, videosTable } from './tables.js';
+import { alertsTable, Probe, type Alert } from './probes.js';
+import { Metrics } from './metrics.js';
 import { ROOT } from './paths.js';
 import { sha256File } from './assets.js';
 import { runOp, type WorkerResult } from './worker.js';
@@ -44,6 +46,11 @@ export interface RunOptions {
   forceLock?: boolean;
   /** overrides resources.gpus: none | auto | 0,1,2,3 */
   gpus?: string;
+  /** serve Prometheus metrics on this port (0 = any free port) */
+  metricsPort?: number;
+  metricsHost?: string;
+  /** called with the bound metrics port once it listens */
+  onMetricsPort?: (port: number) => void;
 }
 
 export interface RunSummary {
@@ -56,6 +63,8 @@ export interface RunSummary {
   frames: number;
   dead: number;
   interrupted: boolean;
+  alerts: Alert[];
+  stopped_by_probe: string | null;
   exitCode: number;
 }
 
@@ -63,7 +72,7 @@ export class ModelUnavailableError extends Error {
   override name = 'ModelUnavailableError';
 }
 
-export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2, DEAD_LETTERS: 3, INTERRUPTED: 130 } as const;
+export const EXIT = { OK: 0, INTERNAL: 1, USAGE: 2, DEAD_LETTERS: 3, PROBE_STOP: 4, INTERRUPTED: 130 } as const;
 
 export function codeVersion(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -157,10 +166,13 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   const manifest = new Manifest(Manifest.pathIn(outDir));
   const tables = new Map<string, TableSpec>();
   tables.set(videosTable.name, videosTable);
+  tables.set(eventsTable.name, eventsTable);
+  tables.set(alertsTable.name, alertsTable);
   for (const ro of recipe.ops) for (const t of getOp(ro.op).outputs) tables.set(t.name, t);
   const store = new OutputStore(outDir, runId, manifest, tables);
   let cpuPool: CpuPool | undefined;
   let modelPool: ModelPool | undefined;
+  let metrics: Metrics | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
   const stopSignals: Array<() => void> = [];
 
@@ -349,7 +361,10 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           const upd = manifest.stmt(`UPDATE videos SET row_written = 1 WHERE video_id = ?`);
           for (const v of vids) upd.run(v);
         });
-        for (const [t, n] of Object.entries(written)) rowsWritten[t] = (rowsWritten[t] ?? 0) + n;
+        for (const [t, n] of Object.entries(written)) {
+          rowsWritten[t] = (rowsWritten[t] ?? 0) + n;
+          metrics?.rowsCommitted.inc({ table: t }, n);
+        }
         lastCommit = Date.now();
         logger.debug('commit', `committed ${keys.length} task(s): ${JSON.stringify(written)}`);
       })();
@@ -491,14 +506,37 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       deadLetter(manifest.task(videoId, op)!, reason);
     };
 
-    const onResult = async (t: TaskRow, x: (typeof opsBySeq)[number], res: WorkerResult, video: VideoInfo) => {
+    const event = (t: TaskRow, kind: string, res: WorkerResult, pool: string, durationS: number) => {
+      store.add('events', [
+        {
+          ts: new Date().toISOString(),
+          item_id: t.item_id,
+          video_id: t.video_id,
+          op: t.op,
+          event: kind,
+          attempt: t.attempts + 1,
+          pool,
+          worker: res.worker ?? pool,
+          duration_s: durationS,
+          decode_wait_s: res.ok && res.waitMs !== undefined ? res.waitMs / 1000 : null,
+          error: res.ok ? null : res.error,
+        },
+      ]);
+      metrics?.tasks.inc({ op: t.op, outcome: kind });
+      if (kind === 'finished') metrics?.taskSeconds.observe({ op: t.op }, durationS);
+      if (kind === 'dead') metrics?.deadLetters.inc({ op: t.op });
+    };
+
+    const onResult = async (t: TaskRow, x: (typeof opsBySeq)[number], res: WorkerResult, video: VideoInfo, pool: string, durationS: number) => {
       if (!res.ok && res.requeue) {
+        event(t, 'requeued', res, pool, durationS);
         manifest.requeue(t.item_id, t.op);
         logger.debug('requeue', `${t.op} on ${t.item_id} handed back: ${res.error}`);
         return;
       }
       if (!res.ok) {
         const state = manifest.markFailed(t.item_id, t.op, res.error, res.permanent, x.ro.max_attempts, recipe.defaults.retry_backoff_s);
+        event(t, state === 'dead' ? 'dead' : 'retry', res, pool, durationS);
         if (state === 'dead') deadLetter(t, res.error);
         else logger.warn('retry', `${t.op} failed on ${video.path} (attempt ${t.attempts + 1}/${x.ro.max_attempts}), will retry: ${res.error}`);
         return;
@@ -534,6 +572,23 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       if (handedOff.has(t.op)) handoff.set(t.item_id + '\0' + t.op, out.rows ?? {});
       finishedKeys.push([t.item_id, t.op]);
       frames += out.stats?.frames ?? 0;
+      event(t, 'finished', res, pool, durationS);
+      metrics?.frames.inc({ op: t.op }, out.stats?.frames ?? 0);
+      for (const p of probes) {
+        if (p.spec.op !== t.op) continue;
+        const alert = p.observe(t.item_id, out.rows?.[p.spec.table!] ?? []);
+        if (!alert) continue;
+        alerts.push(alert);
+        metrics?.alerts.inc({ probe: alert.probe });
+        store.add('alerts', [{ ts: new Date().toISOString(), ...alert }]);
+        logger.warn('probe.alert', alert.message, { ...alert });
+        if (alert.action === 'stop' && !stoppedByProbe) {
+          stoppedByProbe = alert.probe;
+          logger.error('probe.stop', `stopping the run: probe "${alert.probe}" has action: stop`);
+          stopping = true;
+          wake();
+        }
+      }
       if (t.level === 'video' && t.seq === lastVideoSeq) {
         videosCount.ok++;
         emitVideoRow(t.video_id);
@@ -541,8 +596,31 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       maybeCommit();
     };
 
+    const probes = recipe.probes.map((p) => new Probe(p));
+    const alerts: Alert[] = [];
+    let stoppedByProbe: string | null = null;
+
     // --- dispatch --------------------------------------------------------------------------
     const inflight = new Map<string, InFlight>();
+    if (o.metricsPort !== undefined) {
+      metrics = new Metrics({
+        queueDepth: () =>
+          (manifest.stmt(`SELECT op, state, COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished') GROUP BY op, state`).all() as Array<{
+            op: string;
+            state: string;
+            n: number;
+          }>),
+        inflight: () => {
+          const r: Record<string, number> = { main: 0, cpu: 0, gpu: 0 };
+          for (const f of inflight.values()) r[f.pool] = (r[f.pool] ?? 0) + 1;
+          return r;
+        },
+        workers: () => modelPool?.stats() ?? [],
+      });
+      const port = await metrics.listen(o.metricsPort, o.metricsHost ?? '127.0.0.1');
+      logger.info('metrics', `Prometheus metrics on http://${o.metricsHost ?? '127.0.0.1'}:${port}/metrics`, { port });
+      o.onMetricsPort?.(port);
+    }
     const poolLimit = (pool: string) =>
       pool === 'cpu' ? recipe.resources.cpu_workers : pool === 'main' ? recipe.resources.io_concurrency : (modelPool?.capacity ?? 1);
     const inflightOf = (pool: string) => {
@@ -588,6 +666,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const pool = x.spec.resources.pool;
       manifest.markRunning(t.item_id, t.op, runId, pool);
       const ctl = new AbortController();
+      const started0 = Date.now();
       controllers.set(key, ctl);
       inflight.set(key, { task: t, pool, started: Date.now() });
       const timer = setTimeout(() => ctl.abort(new Error('timeout')), x.ro.timeout_s * 1000);
@@ -624,12 +703,12 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           if (!res.ok && ctl.signal.aborted && !interrupted && !res.requeue) {
             res = { ...res, error: `timed out after ${x.ro.timeout_s}s (the worker was stopped): ${res.error}` };
           }
-          if (interrupted && !res.ok) {
+          if ((interrupted || stoppedByProbe) && !res.ok) {
             inflight.delete(key);
             return; // stays 'running' in the manifest -> requeued on resume, no attempt counted
           }
           try {
-            await onResult(t, x, res, video ?? videoInfo(t.video_id));
+            await onResult(t, x, res, video ?? videoInfo(t.video_id), pool, (Date.now() - started0) / 1000);
           } finally {
             inflight.delete(key);
             // drop hand-off rows nobody will read any more
@@ -716,9 +795,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const tasks: Record<string, Record<string, number>> = {};
     for (const c of countsRows) (tasks[c.op] ??= {})[c.state] = c.n;
     const deadTotal = countsRows.filter((c) => c.state === 'dead').reduce((a, c) => a + c.n, 0);
-    const status = interrupted ? 'interrupted' : deadTotal ? 'finished_with_dead_letters' : 'finished';
+    const status = interrupted ? 'interrupted' : stoppedByProbe ? 'stopped_by_probe' : deadTotal ? 'finished_with_dead_letters' : 'finished';
     const workerStats = modelPool?.stats();
-    const counts = { tasks, rows: rowsWritten, ...(workerStats ? { model_workers: workerStats } : {}) };
+    const counts = { tasks, rows: rowsWritten, alerts: alerts.length, ...(workerStats ? { model_workers: workerStats } : {}) };
     if (workerStats) {
       for (const w of workerStats) {
         logger.info('model_worker.stats', `model worker ${w.worker} (${w.device}): ${w.tasks} task(s), duty cycle ${(100 * w.duty_cycle).toFixed(1)}% (busy ${w.busy_ms} ms, decode wait ${w.decode_wait_ms} ms, active ${w.active_ms} ms), ${w.restarts} restart(s)`, { ...w });
@@ -740,7 +819,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       frames,
       dead: deadTotal,
       interrupted,
-      exitCode: interrupted ? EXIT.INTERRUPTED : deadTotal ? EXIT.DEAD_LETTERS : EXIT.OK,
+      alerts,
+      stopped_by_probe: stoppedByProbe,
+      exitCode: interrupted ? EXIT.INTERRUPTED : stoppedByProbe ? EXIT.PROBE_STOP : deadTotal ? EXIT.DEAD_LETTERS : EXIT.OK,
     };
   } catch (e) {
     if (e instanceof DiskFullError) throw e;
@@ -750,6 +831,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     for (const s of stopSignals) s();
     await cpuPool?.close().catch(() => undefined);
     await modelPool?.close().catch(() => undefined);
+    await metrics?.close().catch(() => undefined);
     store.close();
     try {
       const open = manifest.db.prepare(`SELECT run_id FROM runs WHERE run_id = ? AND status = 'running'`).get(runId);

@@ -72,3 +72,32 @@ export const runsTable: TableSpec = {
     counts: 'JSON: tasks by op and state at the end of the run, rows written per table',
   },
 };
+
+export const eventsTable: TableSpec = {
+  name: 'events',
+  description: 'Trace of every task attempt: where time goes and where an item failed.',
+  columns: {
+    ts: 'TIMESTAMP',
+    item_id: 'VARCHAR',
+    video_id: 'VARCHAR',
+    op: 'VARCHAR',
+    event: 'VARCHAR',
+    attempt: 'INTEGER',
+    pool: 'VARCHAR',
+    worker: 'VARCHAR',
+    duration_s: 'DOUBLE',
+    decode_wait_s: 'DOUBLE',
+    error: 'VARCHAR',
+  },
+  docs: {
+    ts: 'UTC time of the event',
+    item_id: 'clip_id for clip ops, video_id for video ops',
+    event: 'finished | retry | dead | requeued (one row per attempt outcome; started_at = ts - duration_s)',
+    attempt: '1 for the first attempt',
+    pool: 'main | cpu | gpu',
+    worker: 'worker thread id or model-worker pid/device',
+    duration_s: 'seconds from dispatch to result',
+    decode_wait_s: 'seconds the op waited for decoded frames (ops that declare frames)',
+    error: 'the error of a failed attempt',
+  },
+};

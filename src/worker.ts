@@ -12,7 +12,7 @@ import { decodeFrames } from './ffmpeg.js';
 import { timed } from './frames.js';
 import { hashOf } from './recipe.js';
 
-export type WorkerResult =
+export type WorkerResult = (
   | { ok: true; out: TaskOutput; ms: number; waitMs?: number }
   | {
       ok: false;
@@ -21,7 +21,8 @@ export type WorkerResult =
       ms: number;
       /** the task was not at fault (its worker died because of another task): run it again, no attempt counted */
       requeue?: boolean;
-    };
+    }
+) & { /** which thread / process ran it */ worker?: string };
 
 const states = new Map<string, Promise<unknown>>();
 
@@ -64,6 +65,7 @@ export async function runOp(task: TaskInput, opts: RunOpOptions | AbortSignal = 
   }
 }
 
-export default function (msg: { task: TaskInput }): Promise<WorkerResult> {
-  return runOp(msg.task);
+export default async function (msg: { task: TaskInput }): Promise<WorkerResult> {
+  const { threadId } = await import('node:worker_threads');
+  return { ...(await runOp(msg.task)), worker: `thread:${threadId}` };
 }

@@ -191,7 +191,6 @@ export async function loadDepthModel(modelPath: unknown, opts: LoadOptions = {},
     const { h, w } = staticHw(imgMeta);
     const hasNumTokens = session.inputNames.includes(MOGE_IO.numTokens);
     const hasMask = session.outputNames.includes(MOGE_IO.mask);
-    const fetches = [MOGE_IO.points, MOGE_IO.metricScale, ...(hasMask ? [MOGE_IO.mask] : [])];
     const model: MogeModel = {
       kind: 'moge2',
       path: file,
@@ -203,7 +202,8 @@ export async function loadDepthModel(modelPath: unknown, opts: LoadOptions = {},
         if (image.length !== 3 * width * height) throw new RangeError(`moge infer: image has ${image.length} floats, 3x${height}x${width} expected`);
         const feeds: Record<string, ort.Tensor> = { [MOGE_IO.image]: new ort.Tensor('float32', image, [1, 3, height, width]) };
         if (hasNumTokens) feeds[MOGE_IO.numTokens] = new ort.Tensor('int64', BigInt64Array.from([BigInt(Math.round(numTokens))]), []);
-        const res = await session.run(feeds, fetches);
+        // all outputs: with a fetch-name list onnxruntime-node 1.22 returned the first N outputs instead of the named ones
+        const res = await session.run(feeds);
         const pts = res[MOGE_IO.points];
         const pd = pts.dims;
         if (pd.length !== 4 || pd[3] !== 3) throw new DepthContractError(`depth: output '${MOGE_IO.points}' must be [1,H,W,3], is [${pd.join(',')}]`);
@@ -235,7 +235,7 @@ export async function loadDepthModel(modelPath: unknown, opts: LoadOptions = {},
     outputName: output,
     async infer(image, width, height) {
       if (image.length !== 3 * width * height) throw new RangeError(`depth_anything infer: image has ${image.length} floats, 3x${height}x${width} expected`);
-      const res = await session.run({ [input]: new ort.Tensor('float32', image, [1, 3, height, width]) }, [output]);
+      const res = await session.run({ [input]: new ort.Tensor('float32', image, [1, 3, height, width]) });
       const t = res[output];
       const d = t.dims.map(Number);
       const oh = d[d.length - 2];

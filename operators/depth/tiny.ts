@@ -9,10 +9,12 @@
  *   1/Z = A + B u + C v,   X = Z u / F,   Y = Z v / F
  * (a plane seen by a camera of normalised focal F, principal point at the centre). The outputs are
  *   metric_scale = S0 + S1 * mean(image)                       [B]
- *   points       = (X / s, Y / s, Z / s - SHIFT)                [B,H,W,3]  (affine-invariant, as MoGe)
+ *   points       = (X / S0, Y / S0, Z / S0 - SHIFT)             [B,H,W,3]  (affine-invariant, as MoGe)
  *   mask         = 0.1 where u < U_MASK else 0.9               [B,H,W]    (left strip invalid)
  *   normal       = NORMAL                                       [B,H,W,3]
- * so MoGe post-processing must recover focal F, shift SHIFT and depth Z (metres) where valid.
+ * so MoGe post-processing must recover focal F and shift SHIFT, and depth = Z * metric_scale / S0
+ * (metres) where valid: the image mean enters only through the metric scale, so feeding the image
+ * in 0..255 instead of 0..1 shows up in the depth.
  *
  * Depth Anything V2 tiny (`depth_anything_v2.tiny.onnx`): input `pixel_values` [B,3,H,W], output
  * `predicted_depth` [B,H,W] with xn = (x + 0.5) / W - 0.5, yn = (y + 0.5) / H - 0.5:
@@ -45,13 +47,13 @@ export const TINY_DEPTH_ANYTHING = {
   K: 0.01,
 };
 
-/** Reference of the tiny MoGe depth (metres) at pixel (x, y) of a W x H input; NaN where masked. */
-export function tinyMogeDepth(x: number, y: number, width: number, height: number): number {
+/** Reference of the tiny MoGe depth (metres) at pixel (x, y) of a W x H input whose mean (0..1) is `mean`; NaN where masked. */
+export function tinyMogeDepth(x: number, y: number, width: number, height: number, mean: number): number {
   const hd = Math.hypot(width, height) / 2;
   const u = (x + 0.5 - width / 2) / hd;
   const v = (y + 0.5 - height / 2) / hd;
   if (u < TINY_MOGE.U_MASK) return NaN;
-  return 1 / (TINY_MOGE.A + TINY_MOGE.B * u + TINY_MOGE.C * v);
+  return ((1 / (TINY_MOGE.A + TINY_MOGE.B * u + TINY_MOGE.C * v)) * (TINY_MOGE.S0 + TINY_MOGE.S1 * mean)) / TINY_MOGE.S0;
 }
 
 /** Reference of the tiny Depth Anything depth at pixel (x, y) for an input whose mean is `mean`. */
@@ -138,11 +140,17 @@ export function buildTinyMoge(opts: TinyOptions = {}): Uint8Array {
     .node('Mul', ['mean_b', 'cS1'], ['s1m'])
     .node('Add', ['s1m', 'cS0'], ['s_nt'])
     .node('Add', ['s_nt', 'nt0'], ['metric_scale'])
-    .node('Reshape', ['metric_scale', 'shape_b11'], ['s3']); // [B,1,1]
-  g.node('Div', ['X', 's3'], ['Xs'])
-    .node('Div', ['Y', 's3'], ['Ys'])
-    .node('Div', ['Z', 's3'], ['Zs0'])
-    .node('Sub', ['Zs0', 'cShift'], ['Zs'])
+    .node('Reshape', ['metric_scale', 'shape_b11'], ['s3']) // [B,1,1]
+    .node('Mul', ['s3', 'f_zero'], ['zb']); // [B,1,1] zeros: broadcasts the map to the batch
+  // the point map is Z / S0 (not / metric_scale): depth = (z + shift) * metric_scale then carries the
+  // image mean, which tests that the image is fed in 0..1
+  g.node('Div', ['X', 'cS0'], ['Xs0'])
+    .node('Div', ['Y', 'cS0'], ['Ys0'])
+    .node('Div', ['Z', 'cS0'], ['Zs0'])
+    .node('Add', ['Xs0', 'zb'], ['Xs'])
+    .node('Add', ['Ys0', 'zb'], ['Ys'])
+    .node('Sub', ['Zs0', 'cShift'], ['Zs1'])
+    .node('Add', ['Zs1', 'zb'], ['Zs'])
     .node('Unsqueeze', ['Xs', 'axes_last'], ['Xs4'])
     .node('Unsqueeze', ['Ys', 'axes_last'], ['Ys4'])
     .node('Unsqueeze', ['Zs', 'axes_last'], ['Zs4'])

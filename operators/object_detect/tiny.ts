@@ -50,6 +50,15 @@ export const VERIFIED_CLIP_WORDS: ReadonlyArray<{ word: string; id: number; sour
   { word: '\u{1F600}', id: 7334, source: '"\u{1F600} red car"' },
   { word: 'mm', id: 2848, source: '"35mm photography" -> [49406, 274, 276, 2848, 2108, 49407] (same C++ test)' },
   { word: 'photography', id: 2108, source: '"35mm photography"' },
+  { word: 'tree', id: 2677, source: '"a photo of a tree" -> [49406, 320, 1125, 539, 320, 2677, 49407] (Go CLIP tokenizer test, ids copied from vocab.json)' },
+  { word: 'it', id: 585, source: '"it\'s a cat\'s toy, running   fast" -> [49406, 585, 568, 320, 2368, 568, 5988, 267, 2761, 1953, 49407] (same Go test)' },
+  { word: "'s", id: 568, source: '"it\'s a cat\'s toy, running   fast"' },
+  { word: 'toy', id: 5988, source: '"it\'s a cat\'s toy, running   fast"' },
+  { word: 'running', id: 2761, source: '"it\'s a cat\'s toy, running   fast"' },
+  { word: 'fast', id: 1953, source: '"it\'s a cat\'s toy, running   fast"' },
+  { word: 'dogs', id: 3255, source: '"2 dogs and 3 cats" -> [49406, 273, 3255, 537, 274, 3989, 49407] (same Go test; dogs/cats also listed from vocab.json in a diffusers training script)' },
+  { word: 'and', id: 537, source: '"2 dogs and 3 cats"' },
+  { word: 'cats', id: 3989, source: '"2 dogs and 3 cats"' },
 ];
 
 /** Prompts of the tiny model: ids are placeholders (not CLIP's), chosen so that t mod 8 = 1..4. */
@@ -210,7 +219,6 @@ export function buildTinySam3Decoder(opts: TinySam3Options = {}): Uint8Array {
     .initializer('eight', f32([8]), [])
     .initializer('ax1', i64([1]), [1])
     .initializer('ax12', i64([1, 2]), [2])
-    .initializer('ax3', i64([3]), [1])
     .initializer('three', f32([3]), [])
     .initializer('zero_f', f32([0]), [])
     .initializer('logit_base', f32([C.logit0, C.logit1]), [1, Q])
@@ -219,11 +227,7 @@ export function buildTinySam3Decoder(opts: TinySam3Options = {}): Uint8Array {
     .initializer('pres_slope', f32([C.presenceSlope]), [1, 1])
     .initializer('pres_tok', f32([C.presencePerToken]), [1, 1])
     .initializer('box_base', f32([...C.box0, ...C.box1]), [1, Q, 4])
-    .initializer('box_slope', f32([...C.box0Slope, 0, 0, 0, 0]), [1, Q, 4])
-    .initializer('mask_in', f32([2 * C.maskInside]), [])
-    .initializer('mask_off', f32([C.maskInside]), []);
-  const centres = Array.from({ length: M }, (_, j) => (j + 0.5) / M);
-  g.initializer('xs', f32(centres), [1, 1, 1, M]).initializer('ys', f32(centres), [1, 1, M, 1]);
+    .initializer('box_slope', f32([...C.box0Slope, 0, 0, 0, 0]), [1, Q, 4]);
   // u = (first token after start) mod 8
   g.node('Gather', [tf, 'one_i'], ['tok1'], { axis: 1 }); // [B, D]
   g.node('Gather', ['tok1', 'zero_i'], ['t'], { axis: 1 }); // [B]
@@ -250,6 +254,12 @@ export function buildTinySam3Decoder(opts: TinySam3Options = {}): Uint8Array {
   g.node('Mul', ['u3', 'box_slope'], ['bx_s']);
   g.node('Add', ['box_base', 'bx_s'], ['pred_boxes']);
   if (!opts.noMasks) {
+    const centres = Array.from({ length: M }, (_, j) => (j + 0.5) / M);
+    g.initializer('xs', f32(centres), [1, 1, 1, M])
+      .initializer('ys', f32(centres), [1, 1, M, 1])
+      .initializer('ax3', i64([3]), [1])
+      .initializer('mask_in', f32([2 * C.maskInside]), [])
+      .initializer('mask_off', f32([C.maskInside]), []);
     const coord = (k: number, name: string) => {
       g.initializer(`${name}_s`, i64([k]), [1]).initializer(`${name}_e`, i64([k + 1]), [1]).initializer(`${name}_a`, i64([2]), [1]);
       g.node('Slice', ['pred_boxes', `${name}_s`, `${name}_e`, `${name}_a`], [`${name}_3`]); // [B,Q,1]

@@ -250,14 +250,22 @@ function maxPairDistance(p: ArrayLike<number>): number {
 }
 
 /**
- * Largest distance between two vertices. Exact up to 4,000 distinct vertices; above that the
- * pair is searched among the extreme vertices along 1,024 directions (the two ends of a diameter
- * are extreme along it), which finds the exact value or one within a fraction of a percent.
+ * Largest distance between two vertices. Exact up to 10,000 distinct vertices; above that,
+ * `approximateDiameter` (a lower bound, exact in practice).
  */
 export function meshDiameter(m: Mesh): number {
   const p = distinctPositions(m.positions);
+  return p.length / 3 <= 10000 ? maxPairDistance(p) : approximateDiameter(p);
+}
+
+/**
+ * Diameter of a point set (x, y, z triples) without the O(n^2) pair search: the two ends of a
+ * diameter are extreme along its direction, so the pair is searched among the extreme points
+ * along 1,024 directions, then improved by farthest-point steps (replace one end by the point
+ * farthest from the other until nothing grows).
+ */
+export function approximateDiameter(p: ArrayLike<number>): number {
   const n = p.length / 3;
-  if (n <= 4000) return maxPairDistance(p);
   const dirs = 1024;
   const cand = new Set<number>();
   const golden = Math.PI * (3 - Math.sqrt(5));
@@ -275,10 +283,34 @@ export function meshDiameter(m: Mesh): number {
     cand.add(iLo);
     cand.add(iHi);
   }
-  const sub = new Float64Array(cand.size * 3);
-  let k = 0;
-  for (const i of cand) sub.set([p[i * 3], p[i * 3 + 1], p[i * 3 + 2]], 3 * k++);
-  return maxPairDistance(sub);
+  const ids = [...cand];
+  const d2 = (i: number, j: number) => {
+    const dx = p[i * 3] - p[j * 3], dy = p[i * 3 + 1] - p[j * 3 + 1], dz = p[i * 3 + 2] - p[j * 3 + 2];
+    return dx * dx + dy * dy + dz * dz;
+  };
+  let best = 0, bi = 0, bj = 0;
+  for (let a = 0; a < ids.length; a++) {
+    for (let b = a + 1; b < ids.length; b++) {
+      const d = d2(ids[a], ids[b]);
+      if (d > best) (best = d), (bi = ids[a]), (bj = ids[b]);
+    }
+  }
+  const farthest = (i: number): [number, number] => {
+    let f = i, fd = 0;
+    for (let j = 0; j < n; j++) {
+      const d = d2(i, j);
+      if (d > fd) (fd = d), (f = j);
+    }
+    return [f, fd];
+  };
+  for (let it = 0; it < 32; it++) {
+    const [fi, di] = farthest(bj);
+    const [fj, dj] = farthest(bi);
+    if (di <= best && dj <= best) break;
+    if (di >= dj) (best = di), (bi = fi);
+    else (best = dj), (bj = fj);
+  }
+  return Math.sqrt(best);
 }
 
 /** A copy of the mesh translated so its bounding-box centre is the origin, and that centre. */

@@ -55,6 +55,10 @@ describe('real CLIP ids (published tokenizer test vectors)', () => {
     expect(ids('\u{1F600} red car')).toEqual([49406, 7334, 736, 1615, 49407]);
     expect(ids('35mm photography')).toEqual([49406, 274, 276, 2848, 2108, 49407]);
     expect(ids('')).toEqual([49406, 49407]);
+    expect(ids('a photo of a tree')).toEqual([49406, 320, 1125, 539, 320, 2677, 49407]);
+    expect(ids("it's a cat's toy, running   fast")).toEqual([49406, 585, 568, 320, 2368, 568, 5988, 267, 2761, 1953, 49407]);
+    expect(ids('2 dogs and 3 cats')).toEqual([49406, 273, 3255, 537, 274, 3989, 49407]);
+    expect(ids('  \t\n ')).toEqual([49406, 49407]);
   });
 
   it('lowercases and collapses whitespace', () => {
