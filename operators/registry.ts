@@ -9,6 +9,7 @@ import { op as handKeypoints } from './hand_keypoints/index.js';
 import { op as handMask } from './hand_mask/index.js';
 import { op as handPose3d } from './hand_pose_3d/index.js';
 import { op as retarget } from './retarget/index.js';
+import { op as objectDetect } from './object_detect/index.js';
 
 export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [probe.name]: probe,
@@ -18,6 +19,7 @@ export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [handMask.name]: handMask as OperatorSpec,
   [handPose3d.name]: handPose3d as OperatorSpec,
   [retarget.name]: retarget as OperatorSpec,
+  [objectDetect.name]: objectDetect as OperatorSpec,
   [debugFault.name]: debugFault,
   [debugModel.name]: debugModel as OperatorSpec,
 });

@@ -8,6 +8,7 @@
  * where a test needs to predict outputs, a reference implementation in TypeScript. Register new
  * models (SAM 2.1, SAM 3, depth, FoundationPose, ...) in TINY_MODELS.
  */
+import { writeTinySam3 } from '../operators/object_detect/tiny.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -197,16 +198,17 @@ export function writeTinyHandPose3d(dir: string): string {
 // ---------------------------------------------------------------------------------------------
 // Registry and CLI
 
-/** name -> writer (returns the written file). Add SAM 2.1, SAM 3, depth, FoundationPose, ... here. */
-export const TINY_MODELS: Record<string, (dir: string) => string> = {
+/** name -> writer (returns the written file(s)); each model family in its own subfolder. */
+export const TINY_MODELS: Record<string, (dir: string) => string | string[]> = {
   hand_pose_3d: writeTinyHandPose3d,
+  sam3: (dir) => writeTinySam3(path.join(dir, 'sam3')),
 };
 
 export function writeTinyModels(dir: string, only?: readonly string[]): string[] {
   const names = only?.length ? only : Object.keys(TINY_MODELS);
   const unknown = names.filter((n) => !TINY_MODELS[n]);
   if (unknown.length) throw new Error(`unknown tiny model(s): ${unknown.join(', ')} (known: ${Object.keys(TINY_MODELS).join(', ')})`);
-  return names.map((n) => TINY_MODELS[n](dir));
+  return names.flatMap((n) => TINY_MODELS[n](dir));
 }
 
 function main(argv: string[]): void {

@@ -101,6 +101,10 @@ export function fillPairs(obj: ObjectModel, obs: Observation, poses: readonly Po
   const px = S * S;
   const per = px * CHANNELS;
   const ok: boolean[] = [];
+  // the observed crop depends only on t (window and normalisation): hypotheses sharing t (all of
+  // them before the first refinement) reuse the previous slot's crop
+  let prevT: readonly number[] | null = null;
+  let prevOff = -1;
   for (let i = 0; i < poses.length; i++) {
     const p = poses[i];
     const off = i * per;
@@ -116,9 +120,15 @@ export function fillPairs(obj: ObjectModel, obs: Observation, poses: readonly Po
     obj.renderer.render(p, obs.K, win, ws.render, 0);
     packRendered(ws.render.rgb, ws.render.xyz, 0, S, ws.rendered, i);
     normalizeXyz(ws.rendered, px, p.t, obj.diameter, off + 3, CHANNELS, minDepth);
-    warpRgbBilinear(obs.rgb, win, S, ws.observed, off, CHANNELS);
-    warpDepthToXyzNearest(obs.depth, obs.K, win, S, ws.observed, off + 3, CHANNELS, minDepth);
-    normalizeXyz(ws.observed, px, p.t, obj.diameter, off + 3, CHANNELS, minDepth);
+    if (prevT && prevT[0] === p.t[0] && prevT[1] === p.t[1] && prevT[2] === p.t[2]) {
+      ws.observed.copyWithin(off, prevOff, prevOff + per);
+    } else {
+      warpRgbBilinear(obs.rgb, win, S, ws.observed, off, CHANNELS);
+      warpDepthToXyzNearest(obs.depth, obs.K, win, S, ws.observed, off + 3, CHANNELS, minDepth);
+      normalizeXyz(ws.observed, px, p.t, obj.diameter, off + 3, CHANNELS, minDepth);
+    }
+    prevT = p.t;
+    prevOff = off;
     ok.push(true);
   }
   return ok;

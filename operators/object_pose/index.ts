@@ -33,6 +33,7 @@ export interface ObjectPoseParams {
   min_depth: number;
   min_views: number;
   inplane_step_deg: number;
+  cull_back_faces: boolean;
   providers: string[];
   threads: number;
 }
@@ -47,6 +48,7 @@ export const DEFAULT_PARAMS: ObjectPoseParams = {
   min_depth: MIN_DEPTH,
   min_views: 40,
   inplane_step_deg: 60,
+  cull_back_faces: false,
   providers: ['cpu'],
   threads: 0,
 };
@@ -104,7 +106,7 @@ export async function createState(params: Partial<ObjectPoseParams>): Promise<Ob
   const objects = new Map<string, ObjectModel>();
   for (const [label, file] of Object.entries(p.meshes)) {
     try {
-      objects.set(label, prepareObject(label, loadObj(file, { scale: p.mesh_scale })));
+      objects.set(label, prepareObject(label, loadObj(file, { scale: p.mesh_scale }), { cull: p.cull_back_faces ? 'back' : 'none' }));
     } catch (e) {
       throw new PermanentError(`object_pose: cannot load the mesh for "${label}" (${file}): ${(e as Error).message}`);
     }
@@ -238,6 +240,11 @@ export const op: OperatorSpec<Partial<ObjectPoseParams>, ObjectPoseState> = {
     min_depth: { type: 'number', description: 'Depth below this (metres) counts as missing (Isaac ROS min_depth).', default: MIN_DEPTH, min: 0, max: 10 },
     min_views: { type: 'integer', description: 'Viewpoints: icosphere subdivided until it has at least this many vertices (40 -> 42).', default: 40, min: 12, max: 10000 },
     inplane_step_deg: { type: 'number', description: 'In-plane rotation step per viewpoint in degrees (60 -> 6 per view, 252 hypotheses).', default: 60, min: 1, max: 360 },
+    cull_back_faces: {
+      type: 'boolean',
+      description: 'Skip back-facing triangles when rendering: about 2x faster, the same image for closed, consistently wound meshes (FoundationPose/nvdiffrast do not cull; leave off for open scans).',
+      default: false,
+    },
     providers: { type: 'string[]', description: "onnxruntime execution providers, in order of preference (e.g. ['cuda', 'cpu']).", default: ['cpu'] },
     threads: { type: 'integer', description: 'onnxruntime intra-op threads (0 = onnxruntime default).', default: 0, min: 0, max: 256 },
   },
