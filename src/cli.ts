@@ -334,6 +334,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+function isDiskFull(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return err?.code === 'SQLITE_FULL' || err?.code === 'ENOSPC' || /database or disk is full|ENOSPC|No space left on device/i.test(err?.message ?? '');
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -354,6 +359,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof DiskFullError) {
       process.stderr.write(chalk.red(`error: ${e.message}`) + '\n');
+      return EXIT.INTERNAL;
+    }
+    if (isDiskFull(e)) {
+      process.stderr.write(
+        chalk.red(
+          `error: no space left on the device (${(e as Error).message}). The run stopped; nothing committed is lost and no partial ` +
+            `Parquet file is visible. Free some space and run the same command again to resume.`,
+        ) + '\n',
+      );
       return EXIT.INTERNAL;
     }
     process.stderr.write(chalk.red(`internal error: ${(e as Error)?.stack ?? e}`) + '\n');

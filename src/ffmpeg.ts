@@ -118,6 +118,8 @@ export interface ProbeResult {
   avg_fps: number | null;
   frame_count: number | null;
   frame_count_source: 'nb_frames' | 'counted' | 'estimated' | null;
+  /** the container's nominal rate when it disagrees with the counted frames (VFR) */
+  fps_declared?: number;
   width: number | null;
   height: number | null;
   codec: string | null;
@@ -269,6 +271,17 @@ export async function probe(file: string, opts: { timeoutMs?: number; countFrame
     res.frame_count_source = 'estimated';
   }
   if (res.duration_s === null && res.frame_count !== null && res.fps) res.duration_s = res.frame_count / res.fps;
+  // Containers such as mkv report a nominal rate even for variable-frame-rate streams: when the
+  // counted frames disagree with duration x rate by more than 5%, the stream is VFR and its
+  // average rate is frames / duration.
+  if (res.fps && res.frame_count && res.duration_s && res.frame_count_source !== 'estimated' && res.duration_s > 0) {
+    const effective = res.frame_count / res.duration_s;
+    if (Math.abs(effective - res.fps) / res.fps > 0.05) {
+      res.vfr = true;
+      res.fps_declared = res.fps;
+      res.fps = effective;
+    }
+  }
   return res;
 }
 

@@ -366,6 +366,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           metrics?.rowsCommitted.inc({ table: t }, n);
         }
         lastCommit = Date.now();
+        manifest.checkpoint();
         logger.debug('commit', `committed ${keys.length} task(s): ${JSON.stringify(written)}`);
       })();
       try {

@@ -44,7 +44,7 @@ ops:
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('kill -9 and resume', () => {
-  it('after kill -9 at 8 moments, resuming yields exactly the rows of an uninterrupted run', async () => {
+  it('after kill -9 at 11 moments, resuming yields exactly the rows of an uninterrupted run', async () => {
     const dir = tmpDir();
     const r = recipe(dir);
     const input = path.join(GEN, 'many');
@@ -56,7 +56,7 @@ describe('kill -9 and resume', () => {
 
     const out = path.join(dir, 'crashy');
     // deterministic "random" kill moments spread over the run (ms after start)
-    const delays = [250, 900, 1400, 600, 2100, 1100, 1700, 450];
+    const delays = [250, 900, 1400, 600, 2100, 1100, 1700, 450, 1250, 750, 1900];
     let killedMidway = 0;
     for (const d of delays) {
       const child = cliAsync(['run', r, '--input', input, '--out', out, '--quiet']);

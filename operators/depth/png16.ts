@@ -114,42 +114,41 @@ export function decodePng16(buf: Uint8Array): { width: number; height: number; b
   const stride = width * bpp;
   const raw = zlib.inflateSync(Buffer.concat(idat));
   if (raw.length < (stride + 1) * height) throw new Png16Error(`PNG image data too short: ${raw.length} bytes for ${width}x${height}x${bitDepth}bit`);
-  const cur = new Uint8Array(stride);
-  const prev = new Uint8Array(stride);
+  let prev = new Uint8Array(stride);
+  let cur = new Uint8Array(stride);
   const out = new Uint16Array(width * height);
   for (let y = 0; y < height; y++) {
-    const o = y * (stride + 1);
-    const f = raw[o];
-    for (let i = 0; i < stride; i++) {
-      const x = raw[o + 1 + i];
-      const a = i >= bpp ? cur[i - bpp] : 0;
-      const up = prev[i];
-      const c = i >= bpp ? prev[i - bpp] : 0;
-      let v: number;
-      switch (f) {
-        case 0:
-          v = x;
-          break;
-        case 1:
-          v = x + a;
-          break;
-        case 2:
-          v = x + up;
-          break;
-        case 3:
-          v = x + ((a + up) >> 1);
-          break;
-        case 4:
-          v = x + paeth(a, up, c);
-          break;
-        default:
-          throw new Png16Error(`bad PNG filter type ${f} in row ${y}`);
-      }
-      cur[i] = v & 0xff;
+    const o = y * (stride + 1) + 1;
+    const f = raw[o - 1];
+    // one loop per filter type (the per-byte switch was the decoder's hot spot)
+    switch (f) {
+      case 0:
+        for (let i = 0; i < stride; i++) cur[i] = raw[o + i];
+        break;
+      case 1:
+        for (let i = 0; i < bpp; i++) cur[i] = raw[o + i];
+        for (let i = bpp; i < stride; i++) cur[i] = (raw[o + i] + cur[i - bpp]) & 0xff;
+        break;
+      case 2:
+        for (let i = 0; i < stride; i++) cur[i] = (raw[o + i] + prev[i]) & 0xff;
+        break;
+      case 3:
+        for (let i = 0; i < bpp; i++) cur[i] = (raw[o + i] + (prev[i] >> 1)) & 0xff;
+        for (let i = bpp; i < stride; i++) cur[i] = (raw[o + i] + ((cur[i - bpp] + prev[i]) >> 1)) & 0xff;
+        break;
+      case 4:
+        for (let i = 0; i < bpp; i++) cur[i] = (raw[o + i] + prev[i]) & 0xff;
+        for (let i = bpp; i < stride; i++) cur[i] = (raw[o + i] + paeth(cur[i - bpp], prev[i], prev[i - bpp])) & 0xff;
+        break;
+      default:
+        throw new Png16Error(`bad PNG filter type ${f} in row ${y}`);
     }
-    if (bpp === 2) for (let xx = 0; xx < width; xx++) out[y * width + xx] = (cur[xx * 2] << 8) | cur[xx * 2 + 1];
-    else for (let xx = 0; xx < width; xx++) out[y * width + xx] = cur[xx];
-    prev.set(cur);
+    const base = y * width;
+    if (bpp === 2) for (let xx = 0; xx < width; xx++) out[base + xx] = (cur[xx * 2] << 8) | cur[xx * 2 + 1];
+    else for (let xx = 0; xx < width; xx++) out[base + xx] = cur[xx];
+    const t = prev;
+    prev = cur;
+    cur = t;
   }
   return { width, height, bitDepth, data: out };
 }

@@ -231,7 +231,7 @@ export function lift3d(input: LiftInput, params: Partial<Lift3dParams>): { objec
     const counts = rleCountsOf(m.rle_counts);
     const H = Number(m.height);
     const W = Number(m.width);
-    if (!map || !counts || !(H > 0) || !(W > 0)) {
+    if (!map || !counts || !(H > 0) || !(W > 0) || !Number.isInteger(Number(m.object_id))) {
       stats.masks_bad++;
       continue;
     }

@@ -437,6 +437,7 @@ export const op: OperatorSpec<Partial<MotionParams>> = {
       description: "'scene_objects': estimate camera motion between observation frames from the objects no hand touches (assumed static; RANSAC Kabsch on their grid points) and remove it; 'none': trajectories in each frame's camera frame.",
     },
     ego_min_points: { type: 'integer', default: 12, min: 3, max: 100000, description: 'Fewest inlier points for a camera-motion step; fewer = camera assumed still for that step.' },
+    ego_min_objects: { type: 'integer', default: 2, min: 1, max: 1000, description: 'Camera motion must be supported by inliers on at least this many untouched objects (1 trusts a single object to be static).' },
     ransac_threshold_m: { type: 'number', default: 0.02, min: 0.0001, max: 10, description: 'RANSAC inlier distance (m) for object and camera motion.' },
     min_pose_points: { type: 'integer', default: 6, min: 3, max: 10000, description: 'Fewest matching grid cells (and inliers) for an object pose step.' },
   },

@@ -5,6 +5,7 @@
  */
 import {
   distance,
+  kabsch,
   mat3Identity,
   mat3Mul,
   mat3MulVec,
@@ -12,7 +13,6 @@ import {
   median,
   ransacAlign,
   rotationAngleDeg,
-  vectorFromRotation,
   type Mat3,
   type Vec3,
 } from '../../src/geometry3d.js';
@@ -33,6 +33,7 @@ export interface MotionParams {
   min_contact_frames: number;
   ego_motion: 'scene_objects' | 'none';
   ego_min_points: number;
+  ego_min_objects: number;
   ransac_threshold_m: number;
   min_pose_points: number;
 }
@@ -52,6 +53,7 @@ export const DEFAULT_MOTION_PARAMS: MotionParams = {
   min_contact_frames: 2,
   ego_motion: 'scene_objects',
   ego_min_points: 12,
+  ego_min_objects: 2,
   ransac_threshold_m: 0.02,
   min_pose_points: 6,
 };
@@ -148,9 +150,15 @@ export function tracksFromRows(rows: readonly Row[], fps: number, minConfidence:
     .map(([objectId, t]) => ({ objectId, label: t.label, obs: [...t.obs.values()].sort((a, b) => a.frame - b.frame) }));
 }
 
+/**
+ * hands_3d rows by frame. Rows with source 'hand_pose_3d' (joints as the regressor placed them,
+ * with its assumed focal, not anchored in the depth map) are left out: their depth is not
+ * comparable with the objects'.
+ */
 export function handsFromRows(rows: readonly Row[]): Map<number, HandObs[]> {
   const out = new Map<number, HandObs[]>();
   for (const r of rows) {
+    if (r.source === 'hand_pose_3d') continue;
     const j = toNumbers(r.joints);
     if (!j || j.length < 63) continue;
     const frame = Number(r.frame);
@@ -222,13 +230,17 @@ export interface ContactSample {
 // ---------------------------------------------------------------------------------------------
 // Trajectories
 
-/** Per-axis running median over an odd window (shrinking at the ends). */
+/**
+ * Per-axis running median over an odd window, centred: near the ends the window shrinks
+ * symmetrically (the end points themselves are kept), so a uniform motion is left unchanged.
+ */
 export function medianFilter3(points: Vec3[], window: number): Vec3[] {
-  const h = Math.max(0, Math.floor(window / 2));
-  if (h === 0) return points.map((p) => [...p] as Vec3);
+  const half = Math.max(0, Math.floor(window / 2));
+  if (half === 0) return points.map((p) => [...p] as Vec3);
   return points.map((_, i) => {
-    const lo = Math.max(0, i - h);
-    const hi = Math.min(points.length - 1, i + h);
+    const h = Math.min(half, i, points.length - 1 - i);
+    const lo = i - h;
+    const hi = i + h;
     const out: Vec3 = [0, 0, 0];
     for (let a = 0; a < 3; a++) {
       const vals: number[] = [];
@@ -314,28 +326,34 @@ export function poseStep(a: { idx: number[]; pts: number[]; n: number; centroid:
 // Ego-motion from the objects nobody touches
 
 /**
- * Camera motion between consecutive observation frames, from the grid points and centroids of
- * objects seen in both frames and not in hand contact in either (assumed static): RANSAC Kabsch,
- * Delta maps frame-a camera coordinates of static points to frame-b coordinates. Identity (and
- * not counted) when fewer than egoMinPoints inliers support it.
+ * Camera motion between consecutive observation frames, from the objects seen in both frames and
+ * not in hand contact in either (centroid + grid points each). Hypotheses: "camera still"
+ * (identity), each object's own rigid motion (RANSAC Kabsch on its points) and a RANSAC fit over
+ * all points. An object is consistent with a hypothesis when the median residual of its points is
+ * at most half the RANSAC threshold; the hypothesis under which the most objects are static wins
+ * (then the most consistent points; "camera still" wins ties), and a moving camera is accepted
+ * only with at least ego_min_objects consistent objects and ego_min_points points; it is then
+ * refitted (Kabsch) on the points of those objects. Delta maps frame-a camera coordinates of
+ * static points to frame-b coordinates. One object sliding beside a still one stays a moving
+ * object, not camera motion.
  */
-export function egoMotion(tracks: ObjectTrack[], contactFrames: Map<number, Set<number>>, p: Pick<MotionParams, 'ego_min_points' | 'ransac_threshold_m'>): { frames: number[]; toRef: Map<number, Rigid>; compensated: number; steps: number } {
+export function egoMotion(tracks: ObjectTrack[], contactFrames: Map<number, Set<number>>, p: Pick<MotionParams, 'ego_min_points' | 'ego_min_objects' | 'ransac_threshold_m'>): { frames: number[]; toRef: Map<number, Rigid>; compensated: number; steps: number } {
   const frames = [...new Set(tracks.flatMap((t) => t.obs.map((o) => o.frame)))].sort((a, b) => a - b);
   const G = new Map<number, Rigid>(); // first-frame coordinates -> frame coordinates
   let compensated = 0;
   if (frames.length) G.set(frames[0], IDENTITY);
+  const objThr = p.ransac_threshold_m / 2;
   for (let k = 1; k < frames.length; k++) {
     const fa = frames[k - 1];
     const fb = frames[k];
-    const src: number[] = [];
-    const dst: number[] = [];
+    const groups: Array<{ src: number[]; dst: number[] }> = [];
     for (const t of tracks) {
       const oa = t.obs.find((o) => o.frame === fa);
       const ob = t.obs.find((o) => o.frame === fb);
       if (!oa || !ob) continue;
       if (contactFrames.get(t.objectId)?.has(fa) || contactFrames.get(t.objectId)?.has(fb)) continue;
-      src.push(...oa.centroid);
-      dst.push(...ob.centroid);
+      const src = [...oa.centroid];
+      const dst = [...ob.centroid];
       if (oa.gridSize === ob.gridSize && oa.gridSize > 0) {
         const posB = new Map<number, number>();
         ob.gridIdx.forEach((c, i) => posB.set(c, i));
@@ -346,12 +364,48 @@ export function egoMotion(tracks: ObjectTrack[], contactFrames: Map<number, Set<
           dst.push(ob.gridPts[j * 3], ob.gridPts[j * 3 + 1], ob.gridPts[j * 3 + 2]);
         });
       }
+      groups.push({ src, dst });
     }
     let delta: Rigid = IDENTITY;
-    if (src.length / 3 >= Math.max(3, p.ego_min_points)) {
-      const r = ransacAlign(src, dst, { threshold: p.ransac_threshold_m, minInliers: p.ego_min_points, seed: fb + 1 });
-      if (r) {
-        delta = { R: r.R, t: r.t };
+    if (groups.length >= p.ego_min_objects) {
+      const hyps: Rigid[] = [];
+      for (const g of groups) {
+        const r = g.src.length >= 9 ? ransacAlign(g.src, g.dst, { threshold: objThr, seed: fb + 1 }) : null;
+        if (r) hyps.push({ R: r.R, t: r.t });
+      }
+      const allSrc = groups.flatMap((g) => g.src);
+      const allDst = groups.flatMap((g) => g.dst);
+      const all = ransacAlign(allSrc, allDst, { threshold: p.ransac_threshold_m, seed: fb + 7 });
+      if (all) hyps.push({ R: all.R, t: all.t });
+      const score = (H: Rigid) => {
+        let objects = 0;
+        let points = 0;
+        const members: number[] = [];
+        groups.forEach((g, gi) => {
+          const res: number[] = [];
+          for (let i = 0; i < g.src.length / 3; i++) res.push(distance(applyRigid(H, g.src, i * 3), g.dst, 0, i * 3));
+          if (median(res) <= objThr) {
+            objects++;
+            points += res.length;
+            members.push(gi);
+          }
+        });
+        return { objects, points, members };
+      };
+      let best = score(IDENTITY);
+      let bestH: Rigid | null = null;
+      for (const H of hyps) {
+        const sc = score(H);
+        if (sc.objects > best.objects || (sc.objects === best.objects && sc.points > best.points)) {
+          best = sc;
+          bestH = H;
+        }
+      }
+      if (bestH && best.objects >= p.ego_min_objects && best.points >= p.ego_min_points) {
+        const src = best.members.flatMap((gi) => groups[gi].src);
+        const dst = best.members.flatMap((gi) => groups[gi].dst);
+        const fit = kabsch(src, dst);
+        delta = fit ? { R: fit.R, t: fit.t } : bestH;
         compensated++;
       }
     }
