@@ -10,6 +10,11 @@ import { op as handMask } from './hand_mask/index.js';
 import { op as handPose3d } from './hand_pose_3d/index.js';
 import { op as retarget } from './retarget/index.js';
 import { op as objectDetect } from './object_detect/index.js';
+import { op as objectMasks } from './object_masks/index.js';
+import { op as depth } from './depth/index.js';
+import { op as lift3d } from './lift3d/index.js';
+import { op as objectMotion } from './object_motion/index.js';
+import { op as objectPose } from './object_pose/index.js';
 
 export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [probe.name]: probe,
@@ -20,6 +25,11 @@ export const OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.freeze({
   [handPose3d.name]: handPose3d as OperatorSpec,
   [retarget.name]: retarget as OperatorSpec,
   [objectDetect.name]: objectDetect as OperatorSpec,
+  [objectMasks.name]: objectMasks as OperatorSpec,
+  [depth.name]: depth as OperatorSpec,
+  [lift3d.name]: lift3d as OperatorSpec,
+  [objectMotion.name]: objectMotion as OperatorSpec,
+  [objectPose.name]: objectPose as OperatorSpec,
   [debugFault.name]: debugFault,
   [debugModel.name]: debugModel as OperatorSpec,
 });

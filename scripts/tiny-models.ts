@@ -8,6 +8,9 @@
  * where a test needs to predict outputs, a reference implementation in TypeScript. Register new
  * models (SAM 2.1, SAM 3, depth, FoundationPose, ...) in TINY_MODELS.
  */
+import { writeTinyMoge, writeTinyDepthAnything } from '../operators/depth/tiny.js';
+import { writeTinyFoundationPose } from '../operators/object_pose/tiny.js';
+import { writeTinySam2 } from '../operators/object_masks/tiny.js';
 import { writeTinySam3 } from '../operators/object_detect/tiny.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -202,6 +205,10 @@ export function writeTinyHandPose3d(dir: string): string {
 export const TINY_MODELS: Record<string, (dir: string) => string | string[]> = {
   hand_pose_3d: writeTinyHandPose3d,
   sam3: (dir) => writeTinySam3(path.join(dir, 'sam3')),
+  sam2: (dir) => writeTinySam2(path.join(dir, 'sam2')),
+  moge: (dir) => writeTinyMoge(path.join(dir, 'depth')),
+  depth_anything: (dir) => writeTinyDepthAnything(path.join(dir, 'depth')),
+  foundationpose: (dir) => writeTinyFoundationPose(path.join(dir, 'foundationpose')),
 };
 
 export function writeTinyModels(dir: string, only?: readonly string[]): string[] {

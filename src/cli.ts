@@ -321,6 +321,20 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('report')
+    .description('Write a self-contained HTML report (run summary, throughput, per-op timings, dead letters, probe alerts, sample frames with masks, keypoints and robot joints drawn on them).')
+    .requiredOption('-o, --out <dir>', 'output folder of a run')
+    .option('--dest <dir>', 'where to write it (default <out>/report)')
+    .option('--inline', 'embed the frame PNGs in the HTML as data URIs (one file)')
+    .option('--max-clips <n>', 'sample frames from at most this many clips', '6')
+    .action(async (o) => {
+      const { reportCommand } = await import('./report.js');
+      const n = Number(o.maxClips);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--max-clips must be a whole number, got ${o.maxClips}`);
+      await reportCommand({ out: o.out, dest: o.dest, inline: !!o.inline, maxClips: n });
+    });
+
+  program
     .command('demo')
     .description('Generate sample videos (plus ../shared/data/videos when present) and run recipes/demo.yaml on them.')
     .option('-o, --out <dir>', 'output folder (emptied first)', 'demo-out')
@@ -351,6 +365,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof RecipeError) {
       process.stderr.write(chalk.red(e.message) + '\n');
+      return EXIT.USAGE;
+    }
+    if ((e as Error)?.name === 'ReportError') {
+      process.stderr.write(chalk.red(`error: ${(e as Error).message}`) + '\n');
       return EXIT.USAGE;
     }
     if (e instanceof UsageError || e instanceof InputError || e instanceof LockedError || e instanceof NoManifestError || e instanceof ToolNotFoundError || e instanceof ModelUnavailableError) {

@@ -87,7 +87,9 @@ export class Manifest {
     this.db = new Database(file, { readonly: !!opts.readonly, fileMustExist: !!opts.readonly, timeout: 10_000 });
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
+      // Task-state writes need no fsync each (after a crash, running/finished go back to pending
+      // anyway); the transaction that commits Parquet parts runs with synchronous=FULL (durableTx).
+      this.db.pragma('synchronous = NORMAL');
       // keep the write-ahead log small (it otherwise grows to ~4 MB between checkpoints)
       this.db.pragma('wal_autocheckpoint = 256');
       this.db.exec(SCHEMA);
@@ -122,6 +124,16 @@ export class Manifest {
 
   tx<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /** A transaction that is on disk when it returns (fsync), for commits that files depend on. */
+  durableTx<T>(fn: () => T): T {
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.db.transaction(fn)();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
   }
 
   // -- sources & videos ---------------------------------------------------------------------

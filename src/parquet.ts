@@ -156,7 +156,7 @@ export class OutputStore {
       }
       throw e;
     }
-    this.manifest.tx(() => {
+    this.manifest.durableTx(() => {
       for (const s of staged) this.manifest.addPart({ path: s.final, tmp_path: s.tmp, table_name: s.table, run_id: this.runId, rows: s.rows });
       inTransaction();
     });

@@ -519,6 +519,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           pool,
           worker: res.worker ?? pool,
           duration_s: durationS,
+          run_s: res.ms ? res.ms / 1000 : null,
           decode_wait_s: res.ok && res.waitMs !== undefined ? res.waitMs / 1000 : null,
           error: res.ok ? null : res.error,
         },
@@ -623,7 +624,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       o.onMetricsPort?.(port);
     }
     const poolLimit = (pool: string) =>
-      pool === 'cpu' ? recipe.resources.cpu_workers : pool === 'main' ? recipe.resources.io_concurrency : (modelPool?.capacity ?? 1);
+      // cpu: one task queued per thread beyond the running ones, so a thread never idles while the
+      // orchestrator records a result (tasks queue as paths + frame ranges: no memory cost)
+      pool === 'cpu' ? recipe.resources.cpu_workers * 2 : pool === 'main' ? recipe.resources.io_concurrency : (modelPool?.capacity ?? 1);
     const inflightOf = (pool: string) => {
       let n = 0;
       for (const f of inflight.values()) if (f.pool === pool) n++;

@@ -174,7 +174,7 @@ interface MogeFrame {
 }
 
 /** Run MoGe on a frame and collect what depth + focal need (the z channel and validity). */
-async function runMoge(model: MogeModel, f: FrameLike, p: DepthParams, knownFocalPx: Intrinsics | null, stats: Record<string, number>): Promise<MogeFrame> {
+async function runMoge(model: MogeModel, f: FrameLike, p: DepthParams, knownAtOutput: Intrinsics | null, stats: Record<string, number>): Promise<MogeFrame> {
   const target = mogeSize(f.width, f.height, p.max_side);
   const nw = model.staticWidth ?? target.width;
   const nh = model.staticHeight ?? target.height;
@@ -185,10 +185,9 @@ async function runMoge(model: MogeModel, f: FrameLike, p: DepthParams, knownFoca
   const t1 = performance.now();
   const samples = solveSamples(out.points, out.mask, out.width, out.height, p.mask_threshold);
   let known: number | undefined;
-  if (knownFocalPx) {
-    // recipe intrinsics are in video pixels: the same camera at the output size, mean of fx, fy
-    const Ko = knownFocalPx;
-    known = focalNormalised((Ko.fx + Ko.fy) / 2, out.width, out.height);
+  if (knownAtOutput) {
+    // the recipe camera at the network output size: MoGe's model is isotropic, use the mean of fx, fy
+    known = focalNormalised((knownAtOutput.fx + knownAtOutput.fy) / 2, out.width, out.height);
   }
   const fs = solveFocalShift(samples, known);
   const n = out.width * out.height;

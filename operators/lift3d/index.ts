@@ -20,13 +20,14 @@ export interface Lift3dParams {
   min_cell_px: number;
   min_valid_px: number;
   min_score: number;
+  skip_labels: string[];
   hand_source: 'auto' | 'keypoints' | 'hand_pose_3d';
   hand_anchor: 'depth' | 'cam_t';
   palm_radius_px: number;
 }
 
 export const DEFAULT_PARAMS: Lift3dParams = {
-  max_depth_gap_s: 0.25,
+  max_depth_gap_s: 0,
   erode_px: DEFAULT_OBJECT_OPTIONS.erodePx,
   max_points: DEFAULT_OBJECT_OPTIONS.maxPoints,
   outlier_k: DEFAULT_OBJECT_OPTIONS.outlierK,
@@ -36,6 +37,7 @@ export const DEFAULT_PARAMS: Lift3dParams = {
   min_cell_px: DEFAULT_OBJECT_OPTIONS.minCellPx,
   min_valid_px: DEFAULT_OBJECT_OPTIONS.minValidPx,
   min_score: 0,
+  skip_labels: ['left_hand', 'right_hand'],
   hand_source: 'auto',
   hand_anchor: 'depth',
   palm_radius_px: 2,
@@ -48,7 +50,7 @@ export const OBJECTS_3D_TABLE: TableSpec = {
     clip_id: 'VARCHAR',
     frame: 'INTEGER',
     t_s: 'DOUBLE',
-    object_id: 'INTEGER',
+    object_id: 'VARCHAR',
     label: 'VARCHAR',
     score: 'FLOAT',
     depth_frame: 'INTEGER',
@@ -68,10 +70,10 @@ export const OBJECTS_3D_TABLE: TableSpec = {
   docs: {
     frame: 'frame of the mask (0-based, video frame number)',
     t_s: 'frame / video fps',
-    object_id: 'object track id from object_masks',
+    object_id: 'object track id from object_masks (masks.object_id; joins objects)',
     label: 'object label from object_masks',
     score: 'mask score from object_masks',
-    depth_frame: 'frame of the depth map used (the nearest within max_depth_gap_s)',
+    depth_frame: 'frame of the depth map used (= frame unless max_depth_gap_s > 0)',
     centroid: '(x, y, z) metres, OpenCV camera frame (x right, y down, z forward): mean of the mask\'s back-projected depth pixels after depth-outlier rejection (visible-surface centroid, not the volumetric centre)',
     extent: 'per-axis size (m) of those points between the extent_quantile and 1 - extent_quantile quantiles',
     valid_px: 'mask pixels on the depth grid (after erosion) that have depth',
@@ -200,6 +202,7 @@ export function lift3d(input: LiftInput, params: Partial<Lift3dParams>): { objec
   const opts = objectOptions(p);
   const fps = input.fps > 0 ? input.fps : 30;
   const maxGap = p.max_depth_gap_s * fps;
+  const skip = new Set(p.skip_labels);
   const idx = new DepthIndex(input.depth.filter((r) => r.clip_id === undefined || r.clip_id === input.clipId));
   const stats: Record<string, number> = {
     depth_frames: idx.size,
@@ -208,6 +211,7 @@ export function lift3d(input: LiftInput, params: Partial<Lift3dParams>): { objec
     masks_no_depth_frame: 0,
     masks_no_depth: 0,
     masks_bad: 0,
+    masks_skipped_label: 0,
     hands_in: 0,
     hands_out: 0,
     hands_no_depth_frame: 0,
@@ -221,6 +225,10 @@ export function lift3d(input: LiftInput, params: Partial<Lift3dParams>): { objec
     stats.masks_in++;
     const score = m.score == null ? null : Number(m.score);
     if (score !== null && score < p.min_score) continue;
+    if (m.label != null && skip.has(String(m.label))) {
+      stats.masks_skipped_label++;
+      continue;
+    }
     const frame = Number(m.frame);
     const df = idx.nearest(frame, maxGap);
     if (df === null) {
@@ -231,7 +239,7 @@ export function lift3d(input: LiftInput, params: Partial<Lift3dParams>): { objec
     const counts = rleCountsOf(m.rle_counts);
     const H = Number(m.height);
     const W = Number(m.width);
-    if (!map || !counts || !(H > 0) || !(W > 0) || !Number.isInteger(Number(m.object_id))) {
+    if (!map || !counts || !(H > 0) || !(W > 0) || m.object_id == null) {
       stats.masks_bad++;
       continue;
     }
@@ -244,7 +252,7 @@ export function lift3d(input: LiftInput, params: Partial<Lift3dParams>): { objec
       clip_id: input.clipId,
       frame,
       t_s: frame / fps,
-      object_id: Number(m.object_id),
+      object_id: String(m.object_id),
       label: m.label == null ? null : String(m.label),
       score,
       depth_frame: df,
@@ -321,7 +329,7 @@ export function lift3d(input: LiftInput, params: Partial<Lift3dParams>): { objec
     stats.hands_out++;
   }
   hands.sort((a, b) => (a.frame as number) - (b.frame as number) || (a.hand_index as number) - (b.hand_index as number));
-  objects.sort((a, b) => (a.frame as number) - (b.frame as number) || (a.object_id as number) - (b.object_id as number));
+  objects.sort((a, b) => (a.frame as number) - (b.frame as number) || String(a.object_id).localeCompare(String(b.object_id)));
   stats.depth_decode_errors = idx.errors;
   stats.lift_ms = performance.now() - t0;
   return { objects, hands, stats };
@@ -334,7 +342,7 @@ export const op: OperatorSpec<Partial<Lift3dParams>> = {
   needs: ['depth'],
   reads: ['object_masks', 'hand_keypoints', 'hand_pose_3d'],
   params: {
-    max_depth_gap_s: { type: 'number', default: 0.25, min: 0, max: 10, description: 'Use the nearest depth frame within this many seconds of a mask/hand frame; farther observations are skipped.' },
+    max_depth_gap_s: { type: 'number', default: 0, min: 0, max: 10, description: 'Use the nearest depth frame within this many seconds of a mask/hand frame (0 = only observations on a depth frame); farther observations are skipped. A depth map from another frame is stale for anything that moves.' },
     erode_px: { type: 'integer', default: 1, min: 0, max: 20, description: 'Erode masks by this many depth pixels before sampling depth (edges bleed into the background).' },
     max_points: { type: 'integer', default: 4096, min: 16, max: 1000000, description: 'At most about this many depth pixels per mask are back-projected (regular subsampling).' },
     outlier_k: { type: 'number', default: 3, min: 0.5, max: 100, description: 'Depth outlier rejection: drop pixels farther than k robust sigmas (1.4826 MAD) from the median depth of the mask.' },
@@ -344,6 +352,7 @@ export const op: OperatorSpec<Partial<Lift3dParams>> = {
     min_cell_px: { type: 'integer', default: 2, min: 1, max: 10000, description: 'Fewest depth pixels in a grid cell for it to be stored.' },
     min_valid_px: { type: 'integer', default: 5, min: 1, max: 1000000, description: 'Fewest mask pixels with depth for an objects_3d row.' },
     min_score: { type: 'number', default: 0, min: 0, max: 1, description: 'Skip masks whose score is below this.' },
+    skip_labels: { type: 'string[]', default: ['left_hand', 'right_hand'], description: "Mask labels that are not objects (object_masks labels hand tracks '<left|right>_hand'; hands come from hand_keypoints / hand_pose_3d)." },
     hand_source: {
       type: 'enum',
       values: ['auto', 'keypoints', 'hand_pose_3d'],

@@ -122,25 +122,25 @@ export function preprocessFrame(frame: RgbFrame, size = IMAGE_SIZE, out?: Float3
   const plane = size * size;
   const mul = [1 / (255 * IMG_STD[0]), 1 / (255 * IMG_STD[1]), 1 / (255 * IMG_STD[2])];
   const add = [-IMG_MEAN[0] / IMG_STD[0], -IMG_MEAN[1] / IMG_STD[1], -IMG_MEAN[2] / IMG_STD[2]];
+  const rowLen = size * 3;
+  const acc = new Float32Array(rowLen);
   for (let y = 0; y < size; y++) {
     const s0 = ty.start[y];
     const n = ty.count[y];
     const wo = y * ty.maxTaps;
+    // accumulate whole source rows (contiguous reads)
+    acc.fill(0);
+    for (let k = 0; k < n; k++) {
+      const w = ty.weights[wo + k];
+      const base = (s0 + k) * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i] += w * tmp[base + i];
+    }
+    const o = y * size;
     for (let x = 0; x < size; x++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let k = 0; k < n; k++) {
-        const w = ty.weights[wo + k];
-        const p = ((s0 + k) * size + x) * 3;
-        r += w * tmp[p];
-        g += w * tmp[p + 1];
-        b += w * tmp[p + 2];
-      }
-      const o = y * size + x;
-      dst[o] = Math.min(255, Math.max(0, r)) * mul[0] + add[0];
-      dst[plane + o] = Math.min(255, Math.max(0, g)) * mul[1] + add[1];
-      dst[2 * plane + o] = Math.min(255, Math.max(0, b)) * mul[2] + add[2];
+      const p = x * 3;
+      dst[o + x] = Math.min(255, Math.max(0, acc[p])) * mul[0] + add[0];
+      dst[plane + o + x] = Math.min(255, Math.max(0, acc[p + 1])) * mul[1] + add[1];
+      dst[2 * plane + o + x] = Math.min(255, Math.max(0, acc[p + 2])) * mul[2] + add[2];
     }
   }
   return dst;

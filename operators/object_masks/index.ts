@@ -1,6 +1,6 @@
 /**
  * object_masks: SAM 2.1 video object masks per clip, prompted by hand boxes (hand_keypoints),
- * detector boxes (the `detections` table of a future object_detect op) and/or boxes and clicks
+ * detector boxes and masks (the `detections` table of object_detect) and/or boxes and clicks
  * given in the recipe; tracked through the clip with SAM 2's memory (DeepStream four-module ONNX
  * export, README.md). Writes one COCO-RLE mask per visible object and frame (`masks`) and one
  * row per object (`objects`). Never produces masks without real weights.
@@ -9,14 +9,12 @@ import path from 'node:path';
 import { DecodeError, decodeFrames, setToolPaths, type DecodedFrame, type DecodeOptions } from '../../src/ffmpeg.js';
 import { isAssetRef, resolveAssetRef } from '../../src/models.js';
 import { countsToString } from '../../src/rle.js';
-import { PermanentError, toNumbers, type OperatorSpec, type Row, type TableSpec, type TaskInput, type TaskOutput } from '../types.js';
+import { PermanentError, type OperatorSpec, type Row, type TableSpec, type TaskInput, type TaskOutput } from '../types.js';
 import { MODULES, type ModuleName } from './contract.js';
-import { clipBox, padBox, type Box } from './image.js';
 import {
   checkRecipePrompts,
   detectorDetections,
   handDetections,
-  handLabel,
   mergeDetections,
   previousClipDetections,
   recipeDetections,
@@ -259,13 +257,15 @@ function handRowStep(rows: readonly Row[] | undefined): number {
   return Number.isFinite(step) ? step : 1;
 }
 
-function decodeOptions(task: Pick<TaskInput, 'video' | 'clip'>, p: ObjectMasksParams): DecodeOptions {
+/** Frames to decode: from the first prompted frame (nothing can be tracked before it) to the clip end. */
+function decodeOptions(task: Pick<TaskInput, 'video' | 'clip'>, p: ObjectMasksParams, detections?: DetectionsByFrame): DecodeOptions {
   const v = task.video;
+  const first = detections?.size ? Math.min(...detections.keys()) : task.clip!.start_frame;
   return {
     path: v.path,
     width: v.width,
     height: v.height,
-    startFrame: task.clip!.start_frame,
+    startFrame: Math.max(task.clip!.start_frame, first),
     endFrame: task.clip!.end_frame,
     step: p.step,
     fps: v.vfr ? undefined : v.fps,
@@ -414,7 +414,10 @@ export const op: OperatorSpec<Partial<ObjectMasksParams>, ObjectMasksState> = {
     const paths = resolveSam2Paths(p);
     return { modules: await loadSam2(paths, { providers: p.providers, threads: p.threads }) };
   },
-  frames: (task) => decodeOptions(task, resolveParams(task.params)),
+  frames: (task) => {
+    const p = resolveParams(task.params);
+    return decodeOptions(task, p, clipDetections(task, p));
+  },
   cost(task) {
     const p = resolveParams(task.params);
     const n = task.clip ? task.clip.end_frame - task.clip.start_frame : task.video.frame_count;
@@ -435,7 +438,7 @@ export const op: OperatorSpec<Partial<ObjectMasksParams>, ObjectMasksState> = {
       return { rows: { masks: [], objects: [] }, stats: { frames: 0, objects: 0, prompts: 0 } };
     }
     if (task.tools) setToolPaths({ ffmpeg: task.tools.ffmpeg, ffprobe: task.tools.ffprobe });
-    const frames: AsyncIterable<DecodedFrame> = ctx.frames ?? decodeFrames({ ...decodeOptions(task, p), signal: ctx.signal });
+    const frames: AsyncIterable<DecodedFrame> = ctx.frames ?? decodeFrames({ ...decodeOptions(task, p, detections), signal: ctx.signal });
     try {
       const res = await objectMasksForClip(modules, {
         clipId: clip.clip_id,
@@ -468,7 +471,3 @@ export const op: OperatorSpec<Partial<ObjectMasksParams>, ObjectMasksState> = {
 };
 
 export default op;
-
-/** Box helpers re-exported for callers that build prompts themselves. */
-export { clipBox, padBox, handLabel, toNumbers };
-export type { Box };

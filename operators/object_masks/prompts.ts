@@ -4,7 +4,8 @@
  *
  *  - hand_keypoints rows: bbox [x0, y0, x1, y1] (landmark box, padded by hand_box_pad), one
  *    continuity key per hand_index, label '<handedness>_hand', class 'hand';
- *  - detections rows (a future object_detect op): clip_id, frame, label, score, bbox [x0,y0,x1,y1];
+ *  - detections rows (object_detect): clip_id, frame, label, score, bbox [x0,y0,x1,y1], and its
+ *    mask (rle_counts, height, width) when present, used for the IoU association;
  *  - recipe prompts: params.prompts.objects = [{box?, points?, point_labels?, frame?, label?}];
  *  - previous clip: masks rows of the previous clip on this clip's overlap frames (warm start,
  *    keeps their object_id).
@@ -70,7 +71,8 @@ export function detectorDetections(rows: readonly Row[], size: FrameSize, opts: 
     const raw = toNumbers(r.bbox);
     const b = raw && raw.length >= 4 ? clipBox(raw, size.width, size.height) : null;
     if (!b) continue;
-    push(out, frame, { box: b, label, cls: label, score, source: 'detections', ref: r });
+    const rle = typeof r.rle_counts === 'string' && Number(r.height) === size.height && Number(r.width) === size.width ? { size: [size.height, size.width] as [number, number], counts: r.rle_counts } : null;
+    push(out, frame, { box: b, rle, label, cls: label, score, source: 'detections', ref: r });
   }
   return out;
 }

@@ -25,6 +25,8 @@ export interface Detection {
   box?: Box | null;
   /** prompt clicks (x, y) in image pixels */
   points?: Array<[number, number]>;
+  /** the detector's own mask at the video resolution, when it has one: matched by mask IoU instead of the box region */
+  rle?: Rle | null;
   /** 1 positive / 0 negative per point (default 1) */
   pointLabels?: number[];
   /** label written to the tables */
@@ -129,17 +131,16 @@ export function objectIdFor(seed: string, cls: string, frame: number, d: Pick<De
 }
 
 /** Whether pixel (x, y) is set in an RLE (walks the counts). */
-export function rleContains(rle: Rle | { size: [number, number]; counts: ArrayLike<number> }, x: number, y: number, counts?: ArrayLike<number>): boolean {
+export function rleContains(rle: Rle, x: number, y: number): boolean {
   const [h, w] = rle.size;
   const xi = Math.floor(x);
   const yi = Math.floor(y);
   if (xi < 0 || yi < 0 || xi >= w || yi >= h) return false;
-  const pos = xi * h + yi;
-  const c = counts ?? (typeof rle.counts === 'string' ? null : rle.counts);
-  if (!c) throw new Error('rleContains needs numeric counts');
+  const pos = xi * h + yi; // column-major
+  const counts = stringToCounts(rle.counts);
   let p = 0;
-  for (let i = 0; i < c.length; i++) {
-    p += c[i];
+  for (let i = 0; i < counts.length; i++) {
+    p += counts[i];
     if (pos < p) return (i & 1) === 1;
   }
   return false;
@@ -216,13 +217,13 @@ export class VideoObjectTracker {
         continue;
       }
       const det: Detection = { ...d, box, points: pts.length ? pts : undefined };
-      const dRle = box ? boxRle(box, W, H) : null;
+      const dRle = d.rle && d.rle.size[0] === H && d.rle.size[1] === W ? d.rle : box ? boxRle(box, W, H) : null;
       const overlap = (rle: Rle | null | undefined): number => {
         if (!rle) return 0;
         if (dRle) return rleIoU(dRle, rle);
         // points only: inside the mask counts as a match
         const pos = pts.filter((_, i) => (det.pointLabels?.[i] ?? 1) === 1);
-        return pos.length && pos.every((p) => rleContainsCompressed(rle, p[0], p[1])) ? 1 : 0;
+        return pos.length && pos.every((p) => rleContains(rle, p[0], p[1])) ? 1 : 0;
       };
       // a. continuity key or forced id
       let tr: Track | undefined;
@@ -427,10 +428,4 @@ function majority(m: Map<string, number>): string | undefined {
     }
   }
   return best;
-}
-
-/** rleContains for a compressed or numeric RLE. */
-function rleContainsCompressed(rle: Rle, x: number, y: number): boolean {
-  const counts = typeof rle.counts === 'string' ? stringToCounts(rle.counts) : (rle.counts as ArrayLike<number>);
-  return rleContains({ size: rle.size, counts }, x, y);
 }

@@ -21,7 +21,6 @@ import {
   tracksFromRows,
   type ContactSample,
   type MotionParams,
-  type ObjectTrack,
   type Rigid,
 } from './motion.js';
 
@@ -32,7 +31,7 @@ export const OBJECT_MOTION_TABLE: TableSpec = {
   description: 'One row per tracked object and clip: 2D/3D trajectory, speed, acceleration, displacement, moving/static, relative 6D motion, hand contacts.',
   columns: {
     clip_id: 'VARCHAR',
-    object_id: 'INTEGER',
+    object_id: 'VARCHAR',
     label: 'VARCHAR',
     n_obs: 'INTEGER',
     first_frame: 'INTEGER',
@@ -99,7 +98,7 @@ export const CONTACTS_TABLE: TableSpec = {
   description: 'Hand-object contact intervals: a hand joint within contact_dist_m of the object\'s 3D box (centroid +- extent/2), and a hand keypoint inside its 2D box.',
   columns: {
     clip_id: 'VARCHAR',
-    object_id: 'INTEGER',
+    object_id: 'VARCHAR',
     label: 'VARCHAR',
     hand_index: 'INTEGER',
     handedness: 'VARCHAR',
@@ -212,8 +211,8 @@ export function analyzeMotion(input: MotionInput, params: Partial<MotionParams>)
   const handGap = p.hand_match_gap_s * fps;
 
   // 1. contact samples per object observation (camera frame of that frame: no ego-motion needed)
-  const samples = new Map<number, ContactSample[]>();
-  const contactFrames = new Map<number, Set<number>>();
+  const samples = new Map<string, ContactSample[]>();
+  const contactFrames = new Map<string, Set<number>>();
   for (const tr of tracks) {
     const list: ContactSample[] = [];
     const set = new Set<number>();
@@ -271,7 +270,7 @@ export function analyzeMotion(input: MotionInput, params: Partial<MotionParams>)
     let prev = n ? toRefPts(0) : null;
     for (let k = 1; k < n; k++) {
       const cur = toRefPts(k);
-      const step = poseStep(prev!, cur, p, tr.objectId * 7919 + k);
+      const step = poseStep(prev!, cur, p, seedOf(tr.objectId) + k);
       if (step.estimated) {
         steps++;
         inlierSum += step.inliers / step.matches;
@@ -406,6 +405,13 @@ export function analyzeMotion(input: MotionInput, params: Partial<MotionParams>)
   return { objectMotion, contacts, summary, stats };
 }
 
+/** A small deterministic seed from an object id (RANSAC reproducibility). */
+function seedOf(id: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  return (h >>> 0) % 1000003;
+}
+
 function sameRigid(a: Rigid | undefined, b: Rigid | undefined): boolean {
   const x = a ?? IDENTITY;
   const y = b ?? IDENTITY;
@@ -434,10 +440,10 @@ export const op: OperatorSpec<Partial<MotionParams>> = {
       type: 'enum',
       values: ['scene_objects', 'none'],
       default: 'scene_objects',
-      description: "'scene_objects': estimate camera motion between observation frames from the objects no hand touches (assumed static; RANSAC Kabsch on their grid points) and remove it; 'none': trajectories in each frame's camera frame.",
+      description: "'scene_objects': estimate camera motion between observation frames from the objects no hand touches (the rigid motion under which most of them are static; RANSAC Kabsch on their grid points) and remove it; 'none': trajectories in each frame's camera frame.",
     },
     ego_min_points: { type: 'integer', default: 12, min: 3, max: 100000, description: 'Fewest inlier points for a camera-motion step; fewer = camera assumed still for that step.' },
-    ego_min_objects: { type: 'integer', default: 2, min: 1, max: 1000, description: 'Camera motion must be supported by inliers on at least this many untouched objects (1 trusts a single object to be static).' },
+    ego_min_objects: { type: 'integer', default: 2, min: 1, max: 1000, description: 'A moving camera is accepted only when at least this many untouched objects are static under it (1 trusts a single untouched object to be static).' },
     ransac_threshold_m: { type: 'number', default: 0.02, min: 0.0001, max: 10, description: 'RANSAC inlier distance (m) for object and camera motion.' },
     min_pose_points: { type: 'integer', default: 6, min: 3, max: 10000, description: 'Fewest matching grid cells (and inliers) for an object pose step.' },
   },

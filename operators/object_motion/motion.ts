@@ -97,7 +97,7 @@ export interface ObjectObs {
 }
 
 export interface ObjectTrack {
-  objectId: number;
+  objectId: string;
   label: string | null;
   obs: ObjectObs[];
 }
@@ -117,13 +117,14 @@ function vec3(v: unknown): Vec3 | null {
 
 /** objects_3d rows -> tracks (one per object_id, observations by frame, best confidence per frame). */
 export function tracksFromRows(rows: readonly Row[], fps: number, minConfidence: number): ObjectTrack[] {
-  const byId = new Map<number, { label: string | null; obs: Map<number, ObjectObs> }>();
+  const byId = new Map<string, { label: string | null; obs: Map<number, ObjectObs> }>();
   for (const r of rows) {
     const c = vec3(r.centroid);
     if (!c) continue;
     const conf = r.confidence == null ? 1 : Number(r.confidence);
     if (conf < minConfidence) continue;
-    const id = Number(r.object_id);
+    if (r.object_id == null) continue;
+    const id = String(r.object_id);
     const frame = Number(r.frame);
     const e = vec3(r.extent) ?? [0, 0, 0];
     const c2 = toNumbers(r.centroid_2d);
@@ -146,7 +147,7 @@ export function tracksFromRows(rows: readonly Row[], fps: number, minConfidence:
     if (!prev || prev.confidence < conf) t.obs.set(frame, o);
   }
   return [...byId.entries()]
-    .sort((a, b) => a[0] - b[0])
+    .sort((a, b) => a[0].localeCompare(b[0]))
     .map(([objectId, t]) => ({ objectId, label: t.label, obs: [...t.obs.values()].sort((a, b) => a.frame - b.frame) }));
 }
 
@@ -337,7 +338,7 @@ export function poseStep(a: { idx: number[]; pts: number[]; n: number; centroid:
  * static points to frame-b coordinates. One object sliding beside a still one stays a moving
  * object, not camera motion.
  */
-export function egoMotion(tracks: ObjectTrack[], contactFrames: Map<number, Set<number>>, p: Pick<MotionParams, 'ego_min_points' | 'ego_min_objects' | 'ransac_threshold_m'>): { frames: number[]; toRef: Map<number, Rigid>; compensated: number; steps: number } {
+export function egoMotion(tracks: ObjectTrack[], contactFrames: Map<string, Set<number>>, p: Pick<MotionParams, 'ego_min_points' | 'ego_min_objects' | 'ransac_threshold_m'>): { frames: number[]; toRef: Map<number, Rigid>; compensated: number; steps: number } {
   const frames = [...new Set(tracks.flatMap((t) => t.obs.map((o) => o.frame)))].sort((a, b) => a - b);
   const G = new Map<number, Rigid>(); // first-frame coordinates -> frame coordinates
   let compensated = 0;

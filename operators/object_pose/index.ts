@@ -63,7 +63,7 @@ export const TABLE: TableSpec = {
   columns: {
     clip_id: 'VARCHAR',
     frame: 'INTEGER',
-    object_id: 'INTEGER',
+    object_id: 'VARCHAR',
     label: 'VARCHAR',
     R: 'FLOAT[9]',
     t: 'FLOAT[3]',
@@ -217,7 +217,7 @@ export async function estimateClipPoses(
     }
   }
   for (const list of byFrame.values()) stats.skipped_missing_frame = (stats.skipped_missing_frame ?? 0) + list.length;
-  rows.sort((a, b) => (a.frame as number) - (b.frame as number) || (a.object_id as number) - (b.object_id as number));
+  rows.sort((a, b) => (a.frame as number) - (b.frame as number) || String(a.object_id).localeCompare(String(b.object_id)));
   return { rows, stats };
 }
 

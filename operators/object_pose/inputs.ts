@@ -7,6 +7,7 @@
  *  - `DepthFrame`: metric depth of one frame with its pinhole intrinsics (from a `depth` table:
  *    clip_id, frame, fx, fy, cx, cy + the depth map; see `depthFrameFromRow` for the columns).
  */
+import { decodeDepthRow } from '../depth/map.js';
 import { decodeMask } from '../../src/rle.js';
 import { toNumbers, type Row } from '../types.js';
 import type { DepthImage } from './crop.js';
@@ -15,7 +16,7 @@ import type { Intrinsics } from './math.js';
 export interface ObjectMask {
   clip_id: string;
   frame: number;
-  object_id: number;
+  object_id: string;
   label: string;
   width: number;
   height: number;
@@ -51,7 +52,7 @@ export function maskFromRow(row: Row): ObjectMask | null {
   return {
     clip_id: String(row.clip_id),
     frame: Number(row.frame),
-    object_id: Number(row.object_id),
+    object_id: String(row.object_id),
     label: String(row.label ?? ''),
     width,
     height,
@@ -82,6 +83,15 @@ function depthValues(v: unknown): Float32Array | null {
  * default 1). Null when something is missing.
  */
 export function depthFrameFromRow(row: Row): DepthFrame | null {
+  // rows of the depth op: a 16-bit millimetre PNG (base64) + intrinsics in video pixels
+  if (row.depth_png !== undefined && row.depth_png !== null) {
+    try {
+      const m = decodeDepthRow(row);
+      return { frame: Number(row.frame), K: m.K, width: m.width, height: m.height, depth: m.depth };
+    } catch {
+      return null;
+    }
+  }
   const width = Number(row.depth_width ?? row.width);
   const height = Number(row.depth_height ?? row.height);
   const fx = Number(row.fx), fy = Number(row.fy), cx = Number(row.cx), cy = Number(row.cy);

@@ -47,8 +47,11 @@ export interface LineChartOptions {
   /** dots on the points (default: when every series has ≤ 40 points) */
   dots?: boolean;
   title?: string;
-  /** legend entries on the right instead of above */
+  /** draw the legend above the plot (default true) */
   legend?: boolean;
+  /** earlier series drawn thicker, so that lines lying on top of each other stay visible */
+  layered?: boolean;
+  strokeWidth?: number;
 }
 
 export function lineChart(series: Series[], o: LineChartOptions = {}): string {
@@ -102,7 +105,7 @@ export function lineChart(series: Series[], o: LineChartOptions = {}): string {
     const color = s.color ?? PALETTE[i % PALETTE.length];
     if (!s.points.length) return;
     const d = s.points.map((p, k) => `${k ? 'L' : 'M'}${f(sx(p[0]))},${f(sy(p[1]))}`).join('');
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2" stroke-linejoin="round"${s.dashed ? ' stroke-dasharray="5 3"' : ''}><title>${esc(s.name)}</title></path>`);
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="${(o.layered && series.length > 1 ? 1.6 + (2.8 * (series.length - 1 - i)) / (series.length - 1) : (o.strokeWidth ?? 2)).toFixed(1)}" stroke-linejoin="round"${s.dashed ? ' stroke-dasharray="5 3"' : ''}><title>${esc(s.name)}</title></path>`);
     if (dots) for (const p of s.points) parts.push(`<circle cx="${f(sx(p[0]))}" cy="${f(sy(p[1]))}" r="2.6" fill="${color}"><title>${esc(`${s.name}: ${fmtTick(p[1])} at ${fmtTick(p[0])}`)}</title></circle>`);
   });
   if (legend) {

@@ -99,7 +99,7 @@ code, .mono { font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace; font-size
 .sample { display:flex; flex-wrap:wrap; gap:18px; align-items:flex-start; border-top:1px solid var(--line); padding-top:14px; margin-top:14px; }
 .sample:first-of-type { border-top:none; margin-top:0; }
 .sample figure { margin:0; flex:1 1 640px; max-width:900px; }
-.sample img { width:100%; height:auto; border-radius:4px; border:1px solid var(--line); display:block; }
+.sample img { max-width:100%; height:auto; border-radius:4px; border:1px solid var(--line); display:block; }
 .sample figcaption { color:var(--muted); font-size:12px; margin-top:4px; }
 .sample .side { flex:0 1 460px; min-width:320px; }
 .legend span { display:inline-block; margin-right:12px; font-size:12px; }

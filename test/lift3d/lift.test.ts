@@ -104,7 +104,17 @@ describe('lift3d recovers known 3D geometry', () => {
     const plate = { id: 3, label: 'cup', center: [0, 0, 0.7] as [number, number, number], size: [0.08, 0.08, 0.01] as [number, number, number] };
     const s: Scene = { ...BASE_SCENE, boxes: [plate] };
     const depth = [depthRow(s, CLIP, 0), depthRow(s, CLIP, 10)];
-    const masks = [maskRow(s, CLIP, 2, plate), maskRow(s, CLIP, 6, plate), maskRow(s, CLIP, 30, plate), { ...maskRow(s, CLIP, 0, plate), clip_id: 'other-clip' }];
+    const masks = [
+      maskRow(s, CLIP, 2, plate),
+      maskRow(s, CLIP, 6, plate),
+      maskRow(s, CLIP, 30, plate),
+      { ...maskRow(s, CLIP, 0, plate), clip_id: 'other-clip' },
+      { ...maskRow(s, CLIP, 0, plate), object_id: 'h1', label: 'left_hand' }, // object_masks' hand tracks are not objects
+    ];
+    // default: only masks on a depth frame
+    const exact = lift3d({ clipId: CLIP, fps: 20, depth, masks, hands: [], handPoses: [] }, {});
+    expect(exact.objects).toHaveLength(0);
+    expect(exact.stats).toMatchObject({ masks_no_depth_frame: 3, masks_skipped_label: 1 });
     const { objects, stats } = lift3d({ clipId: CLIP, fps: 20, depth, masks, hands: [], handPoses: [] }, { max_depth_gap_s: 0.25 });
     expect(objects.map((o) => [o.frame, o.depth_frame])).toEqual([
       [2, 0],
@@ -112,7 +122,7 @@ describe('lift3d recovers known 3D geometry', () => {
     ]);
     expect(stats.masks_no_depth_frame).toBe(1);
     const o = objects[0];
-    expect(o).toMatchObject({ clip_id: CLIP, object_id: 3, label: 'cup', grid_size: 6 });
+    expect(o).toMatchObject({ clip_id: CLIP, object_id: '3', label: 'cup', grid_size: 6 });
     close(o.centroid as number[], [0, 0, 0.695], 0.003);
     expect(o.t_s).toBeCloseTo(0.1, 9);
     expect(Object.keys(o).sort()).toEqual(Object.keys(op.outputs[0].columns).sort());
@@ -179,7 +189,7 @@ describe('hands to metres', () => {
       { clip_id: CLIP, frame: 1, hand_index: 1, handedness: 'left', kp2d, kp3d_rel: kp3dRel },
     ];
     const hp = [{ clip_id: CLIP, frame: 0, hand_index: 0, handedness: 'right', joints_cam: truth.map((v, i) => v + (i % 3 === 2 ? 0.3 : 0)), joints_2d: kp2d }];
-    const { hands } = lift3d({ clipId: CLIP, fps: 30, depth: [row], masks: [], hands: hk, handPoses: hp }, {});
+    const { hands } = lift3d({ clipId: CLIP, fps: 30, depth: [row], masks: [], hands: hk, handPoses: hp }, { max_depth_gap_s: 0.05 });
     expect(hands.map((h) => [h.frame, h.hand_index, h.source])).toEqual([
       [0, 0, 'hand_pose_3d_depth'],
       [1, 1, 'keypoints_depth'],

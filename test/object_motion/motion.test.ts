@@ -101,28 +101,28 @@ describe('moving / static classification on generated trajectories', () => {
   const by = new Map(out.objectMotion.map((o) => [o.object_id, o]));
 
   it('a jittering static object is static; a steady slide is moving at the right speed; pick-and-place-back is moving', () => {
-    expect(by.get(1)).toMatchObject({ motion_class: 'static', moving: false, n_obs: 10 });
-    expect(by.get(1)!.displacement_m as number).toBeLessThan(0.01);
-    const box = by.get(2)!;
+    expect(by.get('1')).toMatchObject({ motion_class: 'static', moving: false, n_obs: 10 });
+    expect(by.get('1')!.displacement_m as number).toBeLessThan(0.01);
+    const box = by.get('2')!;
     expect(box).toMatchObject({ motion_class: 'moving', moving: true, moving_frames: 10 });
     expect(box.displacement_m as number).toBeCloseTo(0.3, 6);
     expect(box.path_length_m as number).toBeCloseTo(0.3, 6);
     expect(box.mean_speed_mps as number).toBeCloseTo(0.3 / 1.8, 4);
     expect(box.max_accel_mps2 as number).toBeLessThan(1e-3);
-    const lid = by.get(3)!;
+    const lid = by.get('3')!;
     expect(lid.motion_class).toBe('moving');
     expect(lid.displacement_m as number).toBeLessThan(0.01);
     expect(lid.max_excursion_m as number).toBeGreaterThan(0.14);
-    expect(by.get(4)!.motion_class).toBe('insufficient');
+    expect(by.get('4')!.motion_class).toBe('insufficient');
   });
 
   it('clip summary counts them; rows match the declared schemas', () => {
     expect(out.summary).toMatchObject({ clip_id: CLIP, objects: 4, moving_objects: 2, static_objects: 1, moving_labels: ['box', 'lid'], hand_moves_object: false, hands_present: 0 });
     expect(Object.keys(out.summary).sort()).toEqual(Object.keys(op.outputs[2].columns).sort());
     for (const o of out.objectMotion) expect(Object.keys(o).sort()).toEqual(Object.keys(op.outputs[0].columns).sort());
-    expect((by.get(2)!.traj_3d as number[]).length).toBe(30);
-    expect((by.get(2)!.traj_2d as number[]).length).toBe(20);
-    expect((by.get(2)!.pose_rel as number[]).length).toBe(60);
+    expect((by.get('2')!.traj_3d as number[]).length).toBe(30);
+    expect((by.get('2')!.traj_2d as number[]).length).toBe(20);
+    expect((by.get('2')!.pose_rel as number[]).length).toBe(60);
   });
 });
 
@@ -185,7 +185,7 @@ describe('hand-object contact intervals on a generated hand path', () => {
   it('one interval for the cup, with the object moved; none for the plate', () => {
     expect(out.contacts).toHaveLength(1);
     const c = out.contacts[0];
-    expect(c).toMatchObject({ object_id: 1, label: 'cup', hand_index: 0, handedness: 'right', object_moved: true });
+    expect(c).toMatchObject({ object_id: '1', label: 'cup', hand_index: 0, handedness: 'right', object_moved: true });
     // contact when the fingertips are within 3 cm of the cup box: from about t = 0.85 s to 2.1 s
     expect(c.start_s as number).toBeGreaterThanOrEqual(0.8);
     expect(c.start_s as number).toBeLessThanOrEqual(1.0);
@@ -197,8 +197,8 @@ describe('hand-object contact intervals on a generated hand path', () => {
   });
 
   it('object rows and the clip summary: "a hand moves an object"', () => {
-    const cup = out.objectMotion.find((o) => o.object_id === 1)!;
-    const plate = out.objectMotion.find((o) => o.object_id === 2)!;
+    const cup = out.objectMotion.find((o) => o.object_id === '1')!;
+    const plate = out.objectMotion.find((o) => o.object_id === '2')!;
     expect(cup).toMatchObject({ motion_class: 'moving', moved_by_hand: true, contact_segments: 1 });
     expect(plate).toMatchObject({ motion_class: 'static', moved_by_hand: false, contact_segments: 0 });
     expect(out.summary).toMatchObject({ hand_moves_object: true, moved_by_hand_labels: ['cup'], hands_present: 1, hand_frames: 31, contact_segments: 1, moving_objects: 1 });

@@ -94,7 +94,7 @@ describe('object_pose refuses to run without weights', () => {
     expect(op.level).toBe('clip');
     expect(op.resources.pool).toBe('gpu');
     expect(op.outputs[0].name).toBe('object_poses');
-    expect(op.outputs[0].columns).toEqual({ clip_id: 'VARCHAR', frame: 'INTEGER', object_id: 'INTEGER', label: 'VARCHAR', R: 'FLOAT[9]', t: 'FLOAT[3]', score: 'FLOAT' });
+    expect(op.outputs[0].columns).toEqual({ clip_id: 'VARCHAR', frame: 'INTEGER', object_id: 'VARCHAR', label: 'VARCHAR', R: 'FLOAT[9]', t: 'FLOAT[3]', score: 'FLOAT' });
     expect(resolveParams({}).refine_iterations).toBe(DEFAULT_PARAMS.refine_iterations);
   });
 });
@@ -226,7 +226,7 @@ describe('end to end with the tiny models on a synthetic RGB-D scene', () => {
         { state },
       );
       const rows = out.rows.object_poses;
-      expect(rows.map((r) => [r.frame, r.object_id, r.label])).toEqual([[0, 1, 'box'], [2, 1, 'box']]);
+      expect(rows.map((r) => [r.frame, r.object_id, r.label])).toEqual([[0, '1', 'box'], [2, '1', 'box']]);
       for (const r of rows) {
         expect(r.clip_id).toBe('c0');
         expect((r.R as number[]).length).toBe(9);
