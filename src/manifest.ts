@@ -25,7 +25,12 @@ export interface TaskRow {
   video_id: string;
   seq: number;
   pool: string;
+  /** the op's configuration in its recipe chain (op + params + everything before it): the task's key with item_id */
   config_hash: string;
+  /** config_hash of the op before it on the same item (null for the first) */
+  prev_config: string | null;
+  /** for clip tasks: the clips op's config that made the clip */
+  clip_config: string | null;
   state: TaskState;
   ready: number;
   attempts: number;
@@ -59,17 +64,19 @@ CREATE TABLE IF NOT EXISTS videos(
   video_id TEXT PRIMARY KEY, path TEXT, size INTEGER, meta TEXT, status TEXT DEFAULT 'pending', error TEXT,
   row_written INTEGER DEFAULT 0, first_run TEXT);
 CREATE TABLE IF NOT EXISTS clips(
-  clip_id TEXT PRIMARY KEY, video_id TEXT, scene_index INTEGER, start_frame INTEGER, end_frame INTEGER,
-  start_s REAL, end_s REAL, overlap_prev_frames INTEGER);
+  clip_id TEXT NOT NULL, clip_config TEXT NOT NULL, video_id TEXT, scene_index INTEGER, start_frame INTEGER, end_frame INTEGER,
+  start_s REAL, end_s REAL, overlap_prev_frames INTEGER, PRIMARY KEY(clip_id, clip_config));
 CREATE INDEX IF NOT EXISTS clips_video ON clips(video_id);
 CREATE TABLE IF NOT EXISTS tasks(
   item_id TEXT NOT NULL, op TEXT NOT NULL, level TEXT NOT NULL, video_id TEXT NOT NULL, seq INTEGER NOT NULL,
-  pool TEXT NOT NULL, config_hash TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', ready INTEGER NOT NULL DEFAULT 0,
+  pool TEXT NOT NULL, config_hash TEXT NOT NULL, prev_config TEXT, clip_config TEXT,
+  state TEXT NOT NULL DEFAULT 'pending', ready INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, permanent INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
   not_before REAL NOT NULL DEFAULT 0, worker TEXT, run_id TEXT, created_at REAL, started_at REAL, ended_at REAL,
-  PRIMARY KEY(item_id, op));
+  PRIMARY KEY(item_id, config_hash));
 CREATE INDEX IF NOT EXISTS tasks_sched ON tasks(pool, state, ready, seq, cost);
 CREATE INDEX IF NOT EXISTS tasks_video ON tasks(video_id, level);
+CREATE INDEX IF NOT EXISTS tasks_prev ON tasks(item_id, prev_config);
 CREATE TABLE IF NOT EXISTS parts(
   path TEXT PRIMARY KEY, tmp_path TEXT NOT NULL, table_name TEXT NOT NULL, run_id TEXT NOT NULL, rows INTEGER NOT NULL,
   created_at REAL NOT NULL);
@@ -171,26 +178,27 @@ export class Manifest {
 
   // -- clips --------------------------------------------------------------------------------
 
-  addClips(clips: ClipInfo[]): void {
+  addClips(clips: ClipInfo[], clipConfig: string): void {
     const ins = this.stmt(
-      `INSERT OR IGNORE INTO clips(clip_id, video_id, scene_index, start_frame, end_frame, start_s, end_s, overlap_prev_frames)
-       VALUES(@clip_id, @video_id, @scene_index, @start_frame, @end_frame, @start_s, @end_s, @overlap_prev_frames)`,
+      `INSERT OR IGNORE INTO clips(clip_id, clip_config, video_id, scene_index, start_frame, end_frame, start_s, end_s, overlap_prev_frames)
+       VALUES(@clip_id, @clip_config, @video_id, @scene_index, @start_frame, @end_frame, @start_s, @end_s, @overlap_prev_frames)`,
     );
-    for (const c of clips) ins.run(c);
+    for (const c of clips) ins.run({ ...c, clip_config: clipConfig });
   }
 
-  clip(clipId: string): ClipInfo | undefined {
-    return this.stmt('SELECT * FROM clips WHERE clip_id = ?').get(clipId) as ClipInfo | undefined;
+  clip(clipId: string, clipConfig: string): ClipInfo | undefined {
+    const r = this.stmt('SELECT * FROM clips WHERE clip_id = ? AND clip_config = ?').get(clipId, clipConfig) as (ClipInfo & { clip_config?: string }) | undefined;
+    if (r) delete r.clip_config;
+    return r;
   }
 
   // -- tasks --------------------------------------------------------------------------------
 
-  /** Is the task that precedes (item, seq) in its chain finished? (true when there is none) */
-  predecessorFinished(itemId: string, level: string, seq: number): boolean {
-    const r = this.stmt(
-      `SELECT state FROM tasks WHERE item_id = ? AND level = ? AND seq < ? ORDER BY seq DESC LIMIT 1`,
-    ).get(itemId, level, seq) as { state: string } | undefined;
-    return !r || r.state === 'done' || r.state === 'finished';
+  /** Is the task before this one in its chain finished? (true when there is none) */
+  predecessorFinished(itemId: string, prevConfig: string | null): boolean {
+    if (!prevConfig) return true;
+    const r = this.stmt(`SELECT state FROM tasks WHERE item_id = ? AND config_hash = ?`).get(itemId, prevConfig) as { state: string } | undefined;
+    return !!r && (r.state === 'done' || r.state === 'finished');
   }
 
   addTask(t: {
@@ -201,79 +209,82 @@ export class Manifest {
     seq: number;
     pool: string;
     config_hash: string;
+    prev_config: string | null;
+    clip_config: string | null;
     ready: boolean;
     cost: number;
   }): boolean {
     const r = this.stmt(
-      `INSERT OR IGNORE INTO tasks(item_id, op, level, video_id, seq, pool, config_hash, ready, cost, created_at)
-       VALUES(?,?,?,?,?,?,?,?,?,?)`,
-    ).run(t.item_id, t.op, t.level, t.video_id, t.seq, t.pool, t.config_hash, t.ready ? 1 : 0, t.cost, Date.now() / 1000);
+      `INSERT OR IGNORE INTO tasks(item_id, op, level, video_id, seq, pool, config_hash, prev_config, clip_config, ready, cost, created_at)
+       VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
+    ).run(t.item_id, t.op, t.level, t.video_id, t.seq, t.pool, t.config_hash, t.prev_config, t.clip_config, t.ready ? 1 : 0, t.cost, Date.now() / 1000);
     return r.changes > 0;
   }
 
-  task(itemId: string, op: string): TaskRow | undefined {
-    return this.stmt('SELECT * FROM tasks WHERE item_id = ? AND op = ?').get(itemId, op) as TaskRow | undefined;
+  task(itemId: string, config: string): TaskRow | undefined {
+    return this.stmt('SELECT * FROM tasks WHERE item_id = ? AND config_hash = ?').get(itemId, config) as TaskRow | undefined;
   }
 
   /** Runnable tasks for one pool: deeper ops first (drain the pipeline), then most work first. */
-  nextTasks(pool: string, limit: number, now: number, exclude: Set<string>, ops: string[]): TaskRow[] {
+  /** Runnable tasks of the given configs for one pool: deeper ops first (drain the pipeline), then most work first. */
+  nextTasks(pool: string, limit: number, now: number, exclude: Set<string>, configs: string[]): TaskRow[] {
     const rows = this.stmt(
       `SELECT * FROM tasks WHERE pool = ? AND ready = 1 AND state IN ('pending','retry') AND not_before <= ?
-         AND op IN (${ops.map(() => '?').join(',')}) ORDER BY seq DESC, cost DESC LIMIT ?`,
-    ).all(pool, now, ...ops, limit + exclude.size) as TaskRow[];
-    return rows.filter((r) => !exclude.has(r.item_id + '\u0000' + r.op)).slice(0, limit);
+         AND config_hash IN (${configs.map(() => '?').join(',')}) ORDER BY seq DESC, cost DESC LIMIT ?`,
+    ).all(pool, now, ...configs, limit + exclude.size) as TaskRow[];
+    return rows.filter((r) => !exclude.has(r.item_id + '\u0000' + r.config_hash)).slice(0, limit);
   }
 
-  markRunning(itemId: string, op: string, runId: string, worker: string): void {
-    this.stmt(`UPDATE tasks SET state='running', run_id=?, worker=?, started_at=? WHERE item_id=? AND op=?`).run(
+  markRunning(itemId: string, config: string, runId: string, worker: string): void {
+    this.stmt(`UPDATE tasks SET state='running', run_id=?, worker=?, started_at=? WHERE item_id=? AND config_hash=?`).run(
       runId,
       worker,
       Date.now() / 1000,
       itemId,
-      op,
+      config,
     );
   }
 
-  markFinished(itemId: string, op: string): void {
-    this.stmt(`UPDATE tasks SET state='finished', ended_at=? WHERE item_id=? AND op=?`).run(Date.now() / 1000, itemId, op);
+  markFinished(itemId: string, config: string): void {
+    this.stmt(`UPDATE tasks SET state='finished', ended_at=? WHERE item_id=? AND config_hash=?`).run(Date.now() / 1000, itemId, config);
   }
 
   markDoneMany(keys: Array<[string, string]>): void {
-    const s = this.stmt(`UPDATE tasks SET state='done' WHERE item_id=? AND op=? AND state='finished'`);
-    for (const [i, o] of keys) s.run(i, o);
+    const s = this.stmt(`UPDATE tasks SET state='done' WHERE item_id=? AND config_hash=? AND state='finished'`);
+    for (const [i, c] of keys) s.run(i, c);
   }
 
   /** Record a failed attempt. Returns the new state. */
-  markFailed(itemId: string, op: string, error: string, permanent: boolean, maxAttempts: number, backoffS: number): TaskState {
-    const t = this.task(itemId, op);
-    if (!t) throw new Error(`internal: no task ${op} for ${itemId}`);
+  markFailed(itemId: string, config: string, error: string, permanent: boolean, maxAttempts: number, backoffS: number): TaskState {
+    const t = this.task(itemId, config);
+    if (!t) throw new Error(`internal: no task ${config} for ${itemId}`);
     const attempts = t.attempts + 1;
     const dead = permanent || attempts >= maxAttempts;
     const state: TaskState = dead ? 'dead' : 'retry';
     const notBefore = dead ? 0 : Date.now() / 1000 + backoffS * 2 ** (attempts - 1);
     this.stmt(
-      `UPDATE tasks SET state=?, attempts=?, last_error=?, permanent=?, not_before=?, ended_at=? WHERE item_id=? AND op=?`,
-    ).run(state, attempts, error.slice(0, 4000), permanent ? 1 : 0, notBefore, Date.now() / 1000, itemId, op);
+      `UPDATE tasks SET state=?, attempts=?, last_error=?, permanent=?, not_before=?, ended_at=? WHERE item_id=? AND config_hash=?`,
+    ).run(state, attempts, error.slice(0, 4000), permanent ? 1 : 0, notBefore, Date.now() / 1000, itemId, config);
     return state;
   }
 
   /** A task that was not at fault for its failure goes back to pending (no attempt counted). */
-  requeue(itemId: string, op: string): void {
-    this.stmt(`UPDATE tasks SET state='pending', worker=NULL WHERE item_id=? AND op=?`).run(itemId, op);
+  requeue(itemId: string, config: string): void {
+    this.stmt(`UPDATE tasks SET state='pending', worker=NULL WHERE item_id=? AND config_hash=?`).run(itemId, config);
   }
 
   /** Make the next op in the item's chain runnable. */
-  setReady(itemId: string, seq: number, level: string): void {
-    this.stmt(
-      `UPDATE tasks SET ready=1 WHERE item_id=? AND level=? AND seq=(SELECT MIN(seq) FROM tasks WHERE item_id=? AND level=? AND seq>?)`,
-    ).run(itemId, level, itemId, level, seq);
+  setReady(itemId: string, config: string): void {
+    this.stmt(`UPDATE tasks SET ready=1 WHERE item_id=? AND prev_config=?`).run(itemId, config);
   }
 
-  /** An op died on an item: every later op on that item (and its clips) is skipped. */
-  skipAfter(itemId: string, seq: number, reason: string): number {
+  /** An op died on an item: every later op of its chain on that item is skipped. */
+  skipAfter(itemId: string, config: string, reason: string): number {
     return this.stmt(
-      `UPDATE tasks SET state='skipped', last_error=? WHERE item_id=? AND seq>? AND state IN ('pending','retry')`,
-    ).run(reason, itemId, seq).changes;
+      `WITH RECURSIVE later(c) AS (SELECT config_hash FROM tasks WHERE item_id = @item AND prev_config = @config
+         UNION SELECT t.config_hash FROM tasks t JOIN later ON t.prev_config = later.c WHERE t.item_id = @item)
+       UPDATE tasks SET state='skipped', last_error=@reason WHERE item_id=@item AND config_hash IN (SELECT c FROM later) AND state IN ('pending','retry')`,
+    ).run({ item: itemId, config, reason }).changes;
   }
 
   /**
@@ -283,9 +294,9 @@ export class Manifest {
   recover(): { requeued: number } {
     return this.tx(() => {
       const r = this.db.prepare(`UPDATE tasks SET state='pending', worker=NULL WHERE state IN ('running','finished')`).run();
-      this.db.exec(`UPDATE tasks SET ready = CASE WHEN NOT EXISTS (
-          SELECT 1 FROM tasks p WHERE p.item_id = tasks.item_id AND p.level = tasks.level AND p.seq < tasks.seq
-            AND p.state NOT IN ('done','finished')) THEN 1 ELSE 0 END`);
+      this.db.exec(`UPDATE tasks SET ready = CASE WHEN prev_config IS NULL OR EXISTS (
+          SELECT 1 FROM tasks p WHERE p.item_id = tasks.item_id AND p.config_hash = tasks.prev_config
+            AND p.state IN ('done','finished')) THEN 1 ELSE 0 END`);
       return { requeued: r.changes };
     });
   }
@@ -308,15 +319,20 @@ export class Manifest {
     }>;
   }
 
-  unfinishedCount(ops?: string[]): number {
-    if (!ops) {
+  unfinishedCount(configs?: string[]): number {
+    if (!configs) {
       return (this.stmt(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished')`).get() as { n: number }).n;
     }
     return (
-      this.stmt(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished') AND op IN (${ops.map(() => '?').join(',')})`).get(
-        ...ops,
-      ) as { n: number }
+      this.stmt(
+        `SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished') AND config_hash IN (${configs.map(() => '?').join(',')})`,
+      ).get(...configs) as { n: number }
     ).n;
+  }
+
+  /** The run that committed a task (its rows are in that run's partition). */
+  runOf(itemId: string, config: string): string | null {
+    return (this.stmt(`SELECT run_id FROM tasks WHERE item_id = ? AND config_hash = ?`).get(itemId, config) as { run_id: string | null } | undefined)?.run_id ?? null;
   }
 
   /** Tasks that are blocked forever: pending but their predecessor is dead/skipped (defensive). */

@@ -173,16 +173,13 @@ export class OutputStore {
     return written;
   }
 
-  /** Committed rows of a table where `column = value` (upstream rows of a resumed item). */
-  async readRows(table: string, column: string, value: string): Promise<Row[]> {
-    const dir = path.join(this.outDir, table);
+  /** Committed rows of one run's partition of a table where `column = value` (upstream rows of a resumed item). */
+  async readRows(table: string, column: string, value: string, runId: string): Promise<Row[]> {
+    const dir = path.join(this.outDir, table, `run_id=${runId}`);
     if (!fs.existsSync(dir)) return [];
     const conn = await this.connection();
-    const glob = path.join(dir, '**', '*.parquet');
-    const r = await conn.runAndReadAll(
-      `SELECT * EXCLUDE (run_id) FROM read_parquet(${sqlString(glob)}, hive_partitioning=true, union_by_name=true) WHERE "${column}" = $1`,
-      [value],
-    );
+    const glob = path.join(dir, '*.parquet');
+    const r = await conn.runAndReadAll(`SELECT * FROM read_parquet(${sqlString(glob)}, union_by_name=true) WHERE "${column}" = $1`, [value]);
     return r.getRowObjectsJson() as Row[];
   }
 

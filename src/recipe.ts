@@ -19,7 +19,7 @@ export interface RecipeOp {
   params: Record<string, unknown>;
   max_attempts: number;
   timeout_s: number;
-  /** hash of op name + effective params (changes when the op would compute something else) */
+  /** hash of op name + effective params + the previous op's config_hash (changes when the op would compute something else) */
   config_hash: string;
 }
 
@@ -281,7 +281,8 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
         params: pr.params,
         max_attempts: Math.round(num('max_attempts', defaults.max_attempts ?? 3)),
         timeout_s: num('timeout_s', defaults.timeout_s ?? 1800),
-        config_hash: hashOf({ op: name, params: pr.params }),
+        // chained: a task's configuration includes everything before it in the recipe
+        config_hash: hashOf({ op: name, params: pr.params, after: ops.length ? ops[ops.length - 1].config_hash : null }),
       });
     });
   }

@@ -230,19 +230,20 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       for (const n of [...x.spec.needs, ...(x.spec.reads ?? [])]) if (byName.get(n)?.spec.level === x.spec.level) handedOff.add(n);
     const handoff = new Map<string, Record<string, Row[]>>(); // key item\0op
 
-    // config drift: done tasks computed with other params are kept, and said so
-    for (const x of opsBySeq) {
-      const r = manifest.db
-        .prepare(`SELECT COUNT(*) AS n FROM tasks WHERE op = ? AND config_hash != ? AND state = 'done'`)
-        .get(x.ro.op, x.ro.config_hash) as { n: number };
-      if (r.n) {
-        logger.warn(
-          'config.changed',
-          `${r.n} finished "${x.ro.op}" task(s) in ${outDir} were computed with other params; their results are kept. ` +
-            `Use a new --out to recompute with this recipe.`,
-        );
-      }
+    // results of other recipes in this --out stay alongside (each task is keyed by its op's config)
+    {
+      const mine = opsBySeq.map((x) => x.ro.config_hash);
+      const other = manifest.db
+        .prepare(`SELECT COUNT(DISTINCT config_hash) AS n FROM tasks WHERE config_hash NOT IN (${mine.map(() => '?').join(',')})`)
+        .get(...mine) as { n: number };
+      if (other.n) logger.info('config.other', `${outDir} also holds results of other recipes (${other.n} other op configuration(s)); they are kept, and rows of each run are told apart by run_id (runs.recipe_hash)`);
     }
+    const clipsConfig = byName.get('clips')?.ro.config_hash ?? null;
+    const prevConfig = (x: (typeof opsBySeq)[number], level: 'video' | 'clip'): string | null => {
+      const chain = level === 'video' ? videoOps : clipOps;
+      const i = chain.indexOf(x);
+      return i > 0 ? chain[i - 1].ro.config_hash : null;
+    };
 
     const ensureVideoTasks = (videoId: string) => {
       for (const x of videoOps) {
@@ -254,7 +255,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           seq: x.seq,
           pool: x.spec.resources.pool,
           config_hash: x.ro.config_hash,
-          ready: x === videoOps[0] || manifest.predecessorFinished(videoId, 'video', x.seq),
+          prev_config: prevConfig(x, 'video'),
+          clip_config: null,
+          ready: manifest.predecessorFinished(videoId, prevConfig(x, 'video')),
           cost: 1,
         });
       }
@@ -270,7 +273,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
             seq: x.seq,
             pool: x.spec.resources.pool,
             config_hash: x.ro.config_hash,
-            ready: x === clipOps[0] || manifest.predecessorFinished(c.clip_id, 'clip', x.seq),
+            prev_config: prevConfig(x, 'clip'),
+            clip_config: clipsConfig,
+            ready: manifest.predecessorFinished(c.clip_id, prevConfig(x, 'clip')),
             cost: x.spec.cost ? x.spec.cost({ video, clip: c, params: x.ro.params }) : c.end_frame - c.start_frame,
           });
         }
@@ -323,12 +328,12 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       let lastRowid = 0;
       for (;;) {
         const page = manifest.db
-          .prepare(`SELECT rowid AS _r, * FROM clips WHERE rowid > ? ORDER BY rowid LIMIT 1000`)
-          .all(lastRowid) as Array<ClipInfo & { _r: number }>;
+          .prepare(`SELECT rowid AS _r, * FROM clips WHERE rowid > ? AND clip_config = ? ORDER BY rowid LIMIT 1000`)
+          .all(lastRowid, clipsConfig) as Array<ClipInfo & { _r: number; clip_config?: string }>;
         if (!page.length) break;
         lastRowid = page[page.length - 1]._r;
         const byVideo = new Map<string, ClipInfo[]>();
-        for (const { _r, ...c } of page) (byVideo.get(c.video_id) ?? byVideo.set(c.video_id, []).get(c.video_id)!).push(c);
+        for (const { _r, clip_config: _cc, ...c } of page) (byVideo.get(c.video_id) ?? byVideo.set(c.video_id, []).get(c.video_id)!).push(c);
         manifest.tx(() => {
           for (const [vid, cs] of byVideo) ensureClipTasks(cs, videoInfo(vid));
         });
@@ -458,7 +463,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
             if (isNew) {
               videosCount.new++;
               manifest.tx(() => ensureVideoTasks(videoId!));
-              if (error) failPermanently(videoId!, videoOps[0].ro.op, error);
+              if (error) failPermanently(videoId!, videoOps[0].ro.config_hash, error);
             } else {
               const v = manifest.video(videoId!);
               if (v && v.path !== f.path) {
@@ -486,7 +491,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const deadLetter = (t: TaskRow, reason: string) => {
       deadCount++;
       for (const n of handedOff) handoff.delete(t.item_id + '\0' + n);
-      const skipped = manifest.skipAfter(t.item_id, t.seq, `skipped: "${t.op}" failed on this item`);
+      const skipped = manifest.skipAfter(t.item_id, t.config_hash, `skipped: "${t.op}" failed on this item`);
       if (t.level === 'video') {
         manifest.setVideoStatus(t.video_id, 'failed', `${t.op}: ${reason}`);
         videosCount.failed++;
@@ -501,10 +506,10 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
         skipped,
       });
     };
-    const failPermanently = (videoId: string, op: string, reason: string) => {
-      manifest.markRunning(videoId, op, runId, 'discovery');
-      manifest.markFailed(videoId, op, reason, true, 1, 0);
-      deadLetter(manifest.task(videoId, op)!, reason);
+    const failPermanently = (videoId: string, config: string, reason: string) => {
+      manifest.markRunning(videoId, config, runId, 'discovery');
+      manifest.markFailed(videoId, config, reason, true, 1, 0);
+      deadLetter(manifest.task(videoId, config)!, reason);
     };
 
     const event = (t: TaskRow, kind: string, res: WorkerResult, pool: string, durationS: number) => {
@@ -532,12 +537,12 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const onResult = async (t: TaskRow, x: (typeof opsBySeq)[number], res: WorkerResult, video: VideoInfo, pool: string, durationS: number) => {
       if (!res.ok && res.requeue) {
         event(t, 'requeued', res, pool, durationS);
-        manifest.requeue(t.item_id, t.op);
+        manifest.requeue(t.item_id, t.config_hash);
         logger.debug('requeue', `${t.op} on ${t.item_id} handed back: ${res.error}`);
         return;
       }
       if (!res.ok) {
-        const state = manifest.markFailed(t.item_id, t.op, res.error, res.permanent, x.ro.max_attempts, recipe.defaults.retry_backoff_s);
+        const state = manifest.markFailed(t.item_id, t.config_hash, res.error, res.permanent, x.ro.max_attempts, recipe.defaults.retry_backoff_s);
         event(t, state === 'dead' ? 'dead' : 'retry', res, pool, durationS);
         if (state === 'dead') deadLetter(t, res.error);
         else logger.warn('retry', `${t.op} failed on ${video.path} (attempt ${t.attempts + 1}/${x.ro.max_attempts}), will retry: ${res.error}`);
@@ -564,15 +569,15 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       }
       manifest.tx(() => {
         if (out.clips?.length) {
-          manifest.addClips(out.clips);
+          manifest.addClips(out.clips, t.config_hash);
           ensureClipTasks(out.clips, videoInfo(t.video_id));
         }
-        manifest.markFinished(t.item_id, t.op);
-        manifest.setReady(t.item_id, t.seq, t.level);
+        manifest.markFinished(t.item_id, t.config_hash);
+        manifest.setReady(t.item_id, t.config_hash);
         if (t.level === 'video' && t.seq === lastVideoSeq) manifest.setVideoStatus(t.video_id, 'ok', null);
       });
       if (handedOff.has(t.op)) handoff.set(t.item_id + '\0' + t.op, out.rows ?? {});
-      finishedKeys.push([t.item_id, t.op]);
+      finishedKeys.push([t.item_id, t.config_hash]);
       frames += out.stats?.frames ?? 0;
       event(t, 'finished', res, pool, durationS);
       metrics?.frames.inc({ op: t.op }, out.stats?.frames ?? 0);
@@ -655,9 +660,10 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
         for (const table of src.spec.outputs) {
           if (held) up[table.name] = held[table.name] ?? [];
           else {
-            // resumed: the upstream rows were committed by an earlier run
+            // resumed: the upstream rows were committed by an earlier run (that run's partition)
             const key = t.level === 'clip' ? 'clip_id' : 'video_id';
-            up[table.name] = await store.readRows(table.name, key, t.item_id);
+            const run = manifest.runOf(t.item_id, src.ro.config_hash);
+            up[table.name] = run ? await store.readRows(table.name, key, t.item_id, run) : [];
           }
         }
       }
@@ -666,9 +672,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
 
     const dispatch = (t: TaskRow) => {
       const x = byName.get(t.op)!;
-      const key = t.item_id + '\0' + t.op;
+      const key = t.item_id + '\0' + t.config_hash;
       const pool = x.spec.resources.pool;
-      manifest.markRunning(t.item_id, t.op, runId, pool);
+      manifest.markRunning(t.item_id, t.config_hash, runId, pool);
       const ctl = new AbortController();
       const started0 = Date.now();
       controllers.set(key, ctl);
@@ -680,7 +686,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
         const input: TaskInput = {
           op: t.op,
           video,
-          clip: t.level === 'clip' ? manifest.clip(t.item_id) : undefined,
+          clip: t.level === 'clip' ? manifest.clip(t.item_id, t.clip_config!) : undefined,
           params: x.ro.params,
           upstream: await upstreamFor(t, x.spec),
           attempt: t.attempts + 1,
@@ -759,7 +765,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
 
     // --- main loop -------------------------------------------------------------------------
     logger.info('run.start', `run ${runId}: recipe "${recipe.name}" -> ${outDir} (${recipe.resources.cpu_workers} CPU worker(s))`, { run_id: runId });
-    const opNames = opsBySeq.map((x) => x.ro.op);
+    const opNames = opsBySeq.map((x) => x.ro.config_hash);
     const pools = [...new Set(opsBySeq.map((x) => x.spec.resources.pool))];
     for (;;) {
       if (stopping) break;

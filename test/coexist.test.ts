@@ -1,0 +1,38 @@
+/** Two recipes into one --out: both result sets coexist and can be compared; each resumes on its own. */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, GEN, query, tmpDir, writeRecipe } from './helpers/fixtures.js';
+
+describe('different recipes into the same --out', () => {
+  it('keep both result sets, told apart by run_id / recipe_hash; re-running either does nothing new', () => {
+    const dir = tmpDir();
+    const out = path.join(dir, 'out');
+    const recipe = (threshold: number, maxClip: number) =>
+      `ops:\n  - op: probe\n  - op: scene_detect\n    params: {threshold: ${threshold}}\n  - op: clips\n    params: {max_clip_seconds: ${maxClip}, overlap_seconds: 0}\n  - op: debug_fault\n`;
+    const a = writeRecipe(dir, recipe(27, 10), 'a.yaml');
+    const b = writeRecipe(dir, recipe(27, 1), 'b.yaml'); // same scenes, other clips
+    const c = writeRecipe(dir, recipe(254, 10), 'c.yaml'); // other scenes (no cut is that strong)
+    const input = path.join(GEN, 'cuts', 'cuts_4scenes.mp4');
+    for (const r of [a, b, c]) expect(cli(['run', r, '--input', input, '--out', out, '--quiet']).code).toBe(0);
+    const per = query<{ recipe_name: string; scenes: number; clips: number; faults: number }>(
+      out,
+      `SELECT r.recipe_name,
+         (SELECT count(*) FROM scenes s WHERE s.run_id = r.run_id) AS scenes,
+         (SELECT count(*) FROM clips c WHERE c.run_id = r.run_id) AS clips,
+         (SELECT count(*) FROM debug_fault d WHERE d.run_id = r.run_id) AS faults
+       FROM runs r ORDER BY r.started_at`,
+    );
+    // a: 4 scenes -> 4 clips; b reuses a's scenes and adds its own 1 s clips; c: 1 scene -> 1 clip
+    expect(per.map((p) => p.recipe_name)).toEqual(['a', 'b', 'c']);
+    expect(per[0]).toMatchObject({ scenes: 4, clips: 4, faults: 4 });
+    expect(per[1].scenes).toBe(0);
+    expect(per[1].clips).toBeGreaterThan(4);
+    expect(per[1].faults).toBe(per[1].clips);
+    expect(per[2]).toMatchObject({ scenes: 1, clips: 1, faults: 1 });
+    // running a and b again: nothing new
+    for (const r of [a, b]) {
+      const again = cli(['run', r, '--input', input, '--out', out, '--quiet', '--log-format', 'json']);
+      expect(JSON.parse(again.stdout.trim().split('\n').pop()!).rows).toEqual({});
+    }
+  }, 120_000);
+});
