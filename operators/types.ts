@@ -124,13 +124,24 @@ export interface OperatorSpec<P = any, S = any> {
   needs: readonly string[];
   /** ops whose output this op reads when they are in the recipe (optional inputs) */
   reads?: readonly string[];
+  /**
+   * 'scene': the op's clip tasks run in order within a scene, each after the previous clip's,
+   * and receive that clip's rows of this op as `upstream['previous_<table>']` (warm start across
+   * clip overlap, e.g. tracker memory). Scenes and videos still run in parallel.
+   */
+  sequential?: 'scene';
   params: ParamsSchema;
   outputs: readonly TableSpec[];
   /**
    * Where it runs. 'main': cheap, runs inline in the orchestrator (with a concurrency limit);
    * 'cpu': Piscina worker-thread pool; 'gpu': the model-worker pool (CPU provider without GPUs).
    */
-  resources: { pool: 'main' | 'cpu' | 'gpu'; concurrency?: number };
+  resources: {
+    pool: 'main' | 'cpu' | 'gpu';
+    concurrency?: number;
+    /** when the pool depends on params (e.g. a model-based method): the pool for these params */
+    poolFor?: (params: P) => 'main' | 'cpu' | 'gpu';
+  };
   /** Model files this op needs (names in the recipe's models: section). Missing weights => refuse. */
   models?: readonly string[];
   /** Check params beyond the schema; return human-readable errors (field, what, fix). */
@@ -145,7 +156,7 @@ export interface OperatorSpec<P = any, S = any> {
    * The frames this op reads for a task (path, range, size, step). Declaring it lets a model
    * worker decode the next task's frames while the current one runs (ctx.frames).
    */
-  frames?: (task: TaskInput<P>) => import('../src/ffmpeg.js').DecodeOptions;
+  frames?: (task: TaskInput<P>) => import('../src/ffmpeg.js').DecodeOptions | undefined;
   /** Once per worker per (op, params): load models etc. */
   setup?: (params: P) => Promise<S> | S;
   /** Estimated work for longest-first scheduling (default: frames in the item). */

@@ -31,6 +31,9 @@ export interface TaskRow {
   prev_config: string | null;
   /** for clip tasks: the clips op's config that made the clip */
   clip_config: string | null;
+  /** scene-sequential ops: the previous clip of the scene, whose task of the same config must finish first */
+  after_item: string | null;
+  seq_ok: number;
   state: TaskState;
   ready: number;
   attempts: number;
@@ -70,6 +73,7 @@ CREATE INDEX IF NOT EXISTS clips_video ON clips(video_id);
 CREATE TABLE IF NOT EXISTS tasks(
   item_id TEXT NOT NULL, op TEXT NOT NULL, level TEXT NOT NULL, video_id TEXT NOT NULL, seq INTEGER NOT NULL,
   pool TEXT NOT NULL, config_hash TEXT NOT NULL, prev_config TEXT, clip_config TEXT,
+  after_item TEXT, seq_ok INTEGER NOT NULL DEFAULT 1,
   state TEXT NOT NULL DEFAULT 'pending', ready INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, permanent INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
   not_before REAL NOT NULL DEFAULT 0, worker TEXT, run_id TEXT, created_at REAL, started_at REAL, ended_at REAL,
@@ -77,6 +81,7 @@ CREATE TABLE IF NOT EXISTS tasks(
 CREATE INDEX IF NOT EXISTS tasks_sched ON tasks(pool, state, ready, seq, cost);
 CREATE INDEX IF NOT EXISTS tasks_video ON tasks(video_id, level);
 CREATE INDEX IF NOT EXISTS tasks_prev ON tasks(item_id, prev_config);
+CREATE INDEX IF NOT EXISTS tasks_after ON tasks(after_item, config_hash);
 CREATE TABLE IF NOT EXISTS parts(
   path TEXT PRIMARY KEY, tmp_path TEXT NOT NULL, table_name TEXT NOT NULL, run_id TEXT NOT NULL, rows INTEGER NOT NULL,
   created_at REAL NOT NULL);
@@ -211,14 +216,22 @@ export class Manifest {
     config_hash: string;
     prev_config: string | null;
     clip_config: string | null;
+    after_item?: string | null;
     ready: boolean;
     cost: number;
   }): boolean {
+    const seqOk = !t.after_item || this.predecessorFinished(t.after_item, t.config_hash) || this.task(t.after_item, t.config_hash)?.state === 'dead';
     const r = this.stmt(
-      `INSERT OR IGNORE INTO tasks(item_id, op, level, video_id, seq, pool, config_hash, prev_config, clip_config, ready, cost, created_at)
-       VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
-    ).run(t.item_id, t.op, t.level, t.video_id, t.seq, t.pool, t.config_hash, t.prev_config, t.clip_config, t.ready ? 1 : 0, t.cost, Date.now() / 1000);
+      `INSERT OR IGNORE INTO tasks(item_id, op, level, video_id, seq, pool, config_hash, prev_config, clip_config, after_item, seq_ok, ready, cost, created_at)
+       VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    ).run(t.item_id, t.op, t.level, t.video_id, t.seq, t.pool, t.config_hash, t.prev_config, t.clip_config, t.after_item ?? null, seqOk ? 1 : 0, t.ready ? 1 : 0, t.cost, Date.now() / 1000);
     return r.changes > 0;
+  }
+
+  /** The next clip of the scene may run its scene-sequential task of this config. */
+  releaseNext(itemId: string, config?: string): void {
+    if (config) this.stmt(`UPDATE tasks SET seq_ok=1 WHERE after_item=? AND config_hash=?`).run(itemId, config);
+    else this.stmt(`UPDATE tasks SET seq_ok=1 WHERE after_item=?`).run(itemId);
   }
 
   task(itemId: string, config: string): TaskRow | undefined {
@@ -229,7 +242,7 @@ export class Manifest {
   /** Runnable tasks of the given configs for one pool: deeper ops first (drain the pipeline), then most work first. */
   nextTasks(pool: string, limit: number, now: number, exclude: Set<string>, configs: string[]): TaskRow[] {
     const rows = this.stmt(
-      `SELECT * FROM tasks WHERE pool = ? AND ready = 1 AND state IN ('pending','retry') AND not_before <= ?
+      `SELECT * FROM tasks WHERE pool = ? AND ready = 1 AND seq_ok = 1 AND state IN ('pending','retry') AND not_before <= ?
          AND config_hash IN (${configs.map(() => '?').join(',')}) ORDER BY seq DESC, cost DESC LIMIT ?`,
     ).all(pool, now, ...configs, limit + exclude.size) as TaskRow[];
     return rows.filter((r) => !exclude.has(r.item_id + '\u0000' + r.config_hash)).slice(0, limit);
@@ -297,6 +310,9 @@ export class Manifest {
       this.db.exec(`UPDATE tasks SET ready = CASE WHEN prev_config IS NULL OR EXISTS (
           SELECT 1 FROM tasks p WHERE p.item_id = tasks.item_id AND p.config_hash = tasks.prev_config
             AND p.state IN ('done','finished')) THEN 1 ELSE 0 END`);
+      this.db.exec(`UPDATE tasks SET seq_ok = CASE WHEN after_item IS NULL OR EXISTS (
+          SELECT 1 FROM tasks p WHERE p.item_id = tasks.after_item AND p.config_hash = tasks.config_hash
+            AND p.state IN ('done','finished','dead','skipped')) THEN 1 ELSE 0 END`);
       return { requeued: r.changes };
     });
   }

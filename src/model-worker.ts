@@ -47,6 +47,7 @@ function startPrefetch(q: Queued): void {
     if (!op.frames) return;
     setToolPaths(q.task.tools);
     const opts = op.frames(q.task);
+    if (!opts) return;
     if (device.kind === 'cuda' && !opts.hwaccel) {
       if (cudaDecode === null) cudaDecode = hwaccels().includes('cuda');
       if (cudaDecode) opts.hwaccel = 'cuda';

@@ -219,7 +219,10 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     await store.writeReplace(runsTable, [runRow('running', null, null)], runFile);
 
     // --- recipe wiring --------------------------------------------------------------------
-    const opsBySeq = recipe.ops.map((ro, seq) => ({ ro, spec: getOp(ro.op), seq }));
+    const opsBySeq = recipe.ops.map((ro, seq) => {
+      const spec = getOp(ro.op);
+      return { ro, spec, seq, pool: spec.resources.poolFor?.(ro.params) ?? spec.resources.pool };
+    });
     const videoOps = opsBySeq.filter((x) => x.spec.level === 'video');
     const clipOps = opsBySeq.filter((x) => x.spec.level === 'clip');
     const lastVideoSeq = videoOps[videoOps.length - 1].seq;
@@ -253,7 +256,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           level: 'video',
           video_id: videoId,
           seq: x.seq,
-          pool: x.spec.resources.pool,
+          pool: x.pool,
           config_hash: x.ro.config_hash,
           prev_config: prevConfig(x, 'video'),
           clip_config: null,
@@ -263,6 +266,13 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       }
     };
     const ensureClipTasks = (clips: ClipInfo[], video: VideoInfo) => {
+      // previous clip of the same scene, for scene-sequential ops
+      const sorted = [...clips].sort((a, b) => a.start_frame - b.start_frame);
+      const prevInScene = new Map<string, string | null>();
+      sorted.forEach((c, i) => {
+        const p = sorted.slice(0, i).reverse().find((q) => q.scene_index === c.scene_index);
+        prevInScene.set(c.clip_id, p?.clip_id ?? null);
+      });
       for (const c of clips) {
         for (const x of clipOps) {
           manifest.addTask({
@@ -271,10 +281,11 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
             level: 'clip',
             video_id: c.video_id,
             seq: x.seq,
-            pool: x.spec.resources.pool,
+            pool: x.pool,
             config_hash: x.ro.config_hash,
             prev_config: prevConfig(x, 'clip'),
             clip_config: clipsConfig,
+            after_item: x.spec.sequential === 'scene' ? (prevInScene.get(c.clip_id) ?? null) : null,
             ready: manifest.predecessorFinished(c.clip_id, prevConfig(x, 'clip')),
             cost: x.spec.cost ? x.spec.cost({ video, clip: c, params: x.ro.params }) : c.end_frame - c.start_frame,
           });
@@ -492,6 +503,8 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       deadCount++;
       for (const n of handedOff) handoff.delete(t.item_id + '\0' + n);
       const skipped = manifest.skipAfter(t.item_id, t.config_hash, `skipped: "${t.op}" failed on this item`);
+      // the next clip of the scene goes on without this clip's state
+      if (t.level === 'clip') manifest.releaseNext(t.item_id);
       if (t.level === 'video') {
         manifest.setVideoStatus(t.video_id, 'failed', `${t.op}: ${reason}`);
         videosCount.failed++;
@@ -574,9 +587,11 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
         }
         manifest.markFinished(t.item_id, t.config_hash);
         manifest.setReady(t.item_id, t.config_hash);
+        if (x.spec.sequential) manifest.releaseNext(t.item_id, t.config_hash);
         if (t.level === 'video' && t.seq === lastVideoSeq) manifest.setVideoStatus(t.video_id, 'ok', null);
       });
-      if (handedOff.has(t.op)) handoff.set(t.item_id + '\0' + t.op, out.rows ?? {});
+      const hasNext = !!x.spec.sequential && !!manifest.stmt(`SELECT 1 AS y FROM tasks WHERE after_item = ? AND config_hash = ?`).get(t.item_id, t.config_hash);
+      if (handedOff.has(t.op) || hasNext) handoff.set(t.item_id + '\0' + t.op, out.rows ?? {});
       finishedKeys.push([t.item_id, t.config_hash]);
       frames += out.stats?.frames ?? 0;
       event(t, 'finished', res, pool, durationS);
@@ -637,10 +652,10 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       for (const f of inflight.values()) if (f.pool === pool) n++;
       return n;
     };
-    if (opsBySeq.some((x) => x.spec.resources.pool === 'cpu')) {
+    if (opsBySeq.some((x) => x.pool === 'cpu')) {
       cpuPool = new CpuPool(recipe.resources.cpu_workers, recipe.resources.worker_memory_mb);
     }
-    if (opsBySeq.some((x) => x.spec.resources.pool === 'gpu')) {
+    if (opsBySeq.some((x) => x.pool === 'gpu')) {
       const devices = resolveDevices(o.gpus ?? recipe.resources.gpus, recipe.resources.model_workers_cpu);
       modelPool = new ModelPool(devices, {
         memoryMb: recipe.resources.model_worker_memory_mb,
@@ -652,6 +667,16 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
 
     const upstreamFor = async (t: TaskRow, spec: OperatorSpec): Promise<Record<string, Row[]>> => {
       const up: Record<string, Row[]> = {};
+      if (spec.sequential && t.after_item) {
+        // the previous clip's rows of this op (warm start); released once this clip has them
+        const prevKey = t.after_item + '\0' + t.op;
+        const held = handoff.get(prevKey);
+        const run = held ? null : manifest.runOf(t.after_item, t.config_hash);
+        for (const table of spec.outputs) {
+          up[`previous_${table.name}`] = held ? (held[table.name] ?? []) : run ? await store.readRows(table.name, 'clip_id', t.after_item, run) : [];
+        }
+        handoff.delete(prevKey);
+      }
       for (const n of [...spec.needs, ...(spec.reads ?? [])]) {
         const src = byName.get(n);
         // only rows of the same item level are handed over (a clip op gets its clip as task.clip)
@@ -673,7 +698,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const dispatch = (t: TaskRow) => {
       const x = byName.get(t.op)!;
       const key = t.item_id + '\0' + t.config_hash;
-      const pool = x.spec.resources.pool;
+      const pool = x.pool;
       manifest.markRunning(t.item_id, t.config_hash, runId, pool);
       const ctl = new AbortController();
       const started0 = Date.now();
@@ -766,7 +791,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     // --- main loop -------------------------------------------------------------------------
     logger.info('run.start', `run ${runId}: recipe "${recipe.name}" -> ${outDir} (${recipe.resources.cpu_workers} CPU worker(s))`, { run_id: runId });
     const opNames = opsBySeq.map((x) => x.ro.config_hash);
-    const pools = [...new Set(opsBySeq.map((x) => x.spec.resources.pool))];
+    const pools = [...new Set(opsBySeq.map((x) => x.pool))];
     for (;;) {
       if (stopping) break;
       const now = Date.now() / 1000;

@@ -50,7 +50,8 @@ export async function runOp(task: TaskInput, opts: RunOpOptions | AbortSignal = 
       }
       st = await p;
     }
-    if (op.frames) frames = timed(o.frames ?? decodeFrames({ ...op.frames(task), signal: o.signal }));
+    const fo = op.frames?.(task);
+    if (fo) frames = timed(o.frames ?? decodeFrames({ ...fo, signal: o.signal }));
     const out = await op.run(task, {
       state: st,
       signal: o.signal,

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, cliAsync, GEN, query, tmpDir, writeRecipe } from './helpers/fixtures.js';
+import { cli, cliAsync, cliRun, GEN, query, tmpDir, writeRecipe } from './helpers/fixtures.js';
 
 const TABLES: Record<string, string> = {
   videos: 'video_id',
@@ -49,7 +49,7 @@ describe('kill -9 and resume', () => {
     const r = recipe(dir);
     const input = path.join(GEN, 'many');
     const ref = path.join(dir, 'ref');
-    const refRun = cli(['run', r, '--input', input, '--out', ref, '--quiet']);
+    const refRun = await cliRun(['run', r, '--input', input, '--out', ref, '--quiet']);
     expect(refRun.code, refRun.stderr).toBe(0);
     const expected = snapshot(ref);
     expect(expected.debug_fault.length).toBeGreaterThan(40);
@@ -69,7 +69,7 @@ describe('kill -9 and resume', () => {
       }
     }
     expect(killedMidway).toBeGreaterThanOrEqual(4);
-    const final = cli(['run', r, '--input', input, '--out', out, '--quiet']);
+    const final = await cliRun(['run', r, '--input', input, '--out', out, '--quiet']);
     expect(final.code, final.stderr).toBe(0);
     const got = snapshot(out);
     for (const t of Object.keys(TABLES)) {

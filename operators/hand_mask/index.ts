@@ -8,17 +8,25 @@
  * frames or as a prompt for a segmentation model; 'sam2' (real segmentation, prompted by these
  * masks/keypoints) arrives with the model-worker pool.
  */
-import { toNumbers, type OperatorSpec, type Row, type TableSpec } from '../types.js';
+import { PermanentError, toNumbers, type OperatorSpec, type Row, type TableSpec, type TaskOutput } from '../types.js';
+import { op as sam2Op, sam2HandMasks } from '../object_masks/index.js';
+import type { Sam2Modules } from '../object_masks/sam2.js';
 import { countsToString, encodeCountsColumnMajorWindow, rleArea, rleBbox } from '../../src/rle.js';
 import { rasterizeHand, type HullMode } from './raster.js';
 
 export interface HandMaskParams {
-  method: 'landmarks';
+  method: 'landmarks' | 'sam2';
   dilate_frac: number;
   hull: HullMode;
+  /** sam2: folder of the four-module SAM 2.1 export (object_masks README); module paths after resolveModels */
+  model_dir?: string;
+  box_pad: number;
+  providers: string[];
+  threads: number;
+  [k: string]: unknown;
 }
 
-const DEFAULTS: HandMaskParams = { method: 'landmarks', dilate_frac: 0.05, hull: 'hand' };
+const DEFAULTS: HandMaskParams = { method: 'landmarks', dilate_frac: 0.05, hull: 'hand', box_pad: 0.1, providers: ['cpu'], threads: 0 };
 
 export const handMasksTable: TableSpec = {
   name: 'hand_masks',
@@ -95,12 +103,19 @@ export const op: OperatorSpec<HandMaskParams> = {
   params: {
     method: {
       type: 'enum',
-      values: ['landmarks'],
+      values: ['landmarks', 'sam2'],
       default: DEFAULTS.method,
       description:
-        "'landmarks': a filled convex hull (see hull) plus the skeleton bones as capsules (no model). " +
-        "'sam2' (segmentation prompted by the keypoints) arrives with the model-worker pool.",
+        "'landmarks': a filled convex hull (see hull) plus the skeleton bones as capsules (no model, CPU pool). " +
+        "'sam2': SAM 2.1 video segmentation prompted by the hand boxes and tracked through the clip (model workers; needs model_dir).",
     },
+    model_dir: {
+      type: 'string',
+      description: "sam2: folder with the SAM 2.1 four-module ONNX export (image_encoder, mask_decoder, memory_attention, memory_encoder; see operators/object_masks/README.md); a path, model:<name> or asset: reference",
+    },
+    box_pad: { type: 'number', default: DEFAULTS.box_pad, min: 0, max: 2, description: 'sam2: padding of the hand box prompt, fraction of the keypoint box per side' },
+    providers: { type: 'string[]', default: DEFAULTS.providers, description: "sam2: onnxruntime execution providers, e.g. ['cuda', 'cpu']" },
+    threads: { type: 'integer', default: DEFAULTS.threads, min: 0, description: 'sam2: onnxruntime intra-op threads (0 = default)' },
     dilate_frac: {
       type: 'number',
       default: DEFAULTS.dilate_frac,
@@ -120,12 +135,41 @@ export const op: OperatorSpec<HandMaskParams> = {
     },
   },
   outputs: [handMasksTable],
-  resources: { pool: 'cpu' },
+  resources: { pool: 'cpu', poolFor: (p) => (p.method === 'sam2' ? 'gpu' : 'cpu') },
+  validate(p) {
+    return p.method === 'sam2' && !p.model_dir ? ['method sam2 needs model_dir (the SAM 2.1 four-module ONNX export folder)'] : [];
+  },
+  async resolveModels(p) {
+    if (p.method !== 'sam2') return { params: p, files: [] };
+    const r = await sam2Op.resolveModels!({ model_dir: p.model_dir });
+    return { params: { ...p, ...(r.params as object) }, files: r.files };
+  },
+  async setup(p) {
+    if (p.method !== 'sam2') return undefined;
+    return (await sam2Op.setup!({ ...p, providers: p.providers, threads: p.threads })) as { modules: Sam2Modules };
+  },
+  frames(task) {
+    if (task.params.method !== 'sam2' || !task.clip) return undefined;
+    const v = task.video;
+    return { path: v.path, width: v.width, height: v.height, startFrame: task.clip.start_frame, endFrame: task.clip.end_frame, fps: v.vfr ? undefined : v.fps, pixFmt: 'rgb24' };
+  },
   cost: (task) => (task.clip ? task.clip.end_frame - task.clip.start_frame : task.video.frame_count) / 10,
-  async run(task) {
+  async run(task, ctx): Promise<TaskOutput> {
     const t0 = performance.now();
     const { width, height } = task.video;
     const kps = task.upstream.hand_keypoints ?? [];
+    if (task.params.method === 'sam2') {
+      const state = ctx.state as { modules: Sam2Modules } | undefined;
+      if (!state?.modules || !ctx.frames) throw new PermanentError('hand_mask: method sam2 needs the SAM 2.1 models (setup did not load them)');
+      const r = await sam2HandMasks(state.modules, kps, ctx.frames, {
+        width,
+        height,
+        videoId: task.video.video_id,
+        sceneIndex: task.clip?.scene_index,
+        pad: task.params.box_pad,
+      });
+      return { rows: { hand_masks: r.rows }, stats: { masks: r.rows.length, ...r.stats, ms: performance.now() - t0 } };
+    }
     const { rows, skipped, pixels } = handMaskRows(kps, width, height, { ...DEFAULTS, ...task.params });
     return {
       rows: { hand_masks: rows },

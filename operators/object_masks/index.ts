@@ -347,6 +347,7 @@ export const op: OperatorSpec<Partial<ObjectMasksParams>, ObjectMasksState> = {
   description:
     'SAM 2.1 video object masks (COCO RLE) per clip, prompted by hand boxes, detector boxes and/or recipe boxes/clicks, tracked with SAM 2 memory (DeepStream four-module ONNX export); needs real weights.',
   level: 'clip',
+  sequential: 'scene',
   needs: [],
   reads: ['hand_keypoints', 'object_detect'],
   params: {

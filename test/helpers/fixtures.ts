@@ -50,3 +50,16 @@ export function writeRecipe(dir: string, yaml: string, name = 'recipe.yaml'): st
 export function truth(file: string): { fps: number; frames: number; cuts: number[] } {
   return JSON.parse(fs.readFileSync(file + '.truth.json', 'utf8'));
 }
+
+/** Like cli() but without blocking the test worker (use it for runs longer than ~20 s). */
+export function cliRun(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}

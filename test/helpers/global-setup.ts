@@ -2,9 +2,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeBadFixtures, makeCutVideo, makeGoodFixtures } from '../../src/fixtures.js';
-import { GEN } from './fixtures.js';
+import { GEN, ROOT } from './fixtures.js';
+import { writeTinyModels } from '../../scripts/tiny-models.js';
 
 export default function setup(): void {
+  // tiny ONNX stand-ins with the real exports' input/output names (recipes/masks-tiny.yaml uses them)
+  const tiny = path.join(ROOT, 'fixtures', 'generated', 'tiny-models');
+  if (!fs.existsSync(path.join(tiny, '.complete-v1'))) {
+    writeTinyModels(tiny);
+    fs.writeFileSync(path.join(tiny, '.complete-v1'), '');
+  }
   const stamp = path.join(GEN, '.complete-v1');
   if (fs.existsSync(stamp)) return;
   fs.rmSync(GEN, { recursive: true, force: true });
