@@ -115,4 +115,25 @@ describe('model workers', () => {
     const strip = (xs: ReturnType<typeof rows>) => xs.map((x) => [x.clip_id, x.frames, x.mean_luma]);
     expect(strip(rows(out))).toEqual(strip(rows(ref)));
   }, 120_000);
+
+  it('a worker that runs out of memory is restarted and the clip retried', () => {
+    const dir = tmpDir();
+    const r = writeRecipe(
+      dir,
+      `resources: {gpus: none, model_workers_cpu: 1, model_worker_memory_mb: 160}
+defaults: {max_attempts: 3, retry_backoff_s: 0}
+ops:
+  - op: probe
+  - op: clips
+  - op: debug_model
+    params: {ms_per_frame: 0, fault: oom, fail_attempts: 1}
+`,
+    );
+    const out = path.join(dir, 'out');
+    const res = cli(['run', r, '--input', V(7), '--out', out, '--log-format', 'json']);
+    expect(res.code, res.stderr).toBe(0);
+    const logs = res.stderr.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(logs.some((l) => l.event === 'retry' && /model worker cpu (killed|exited)/.test(l.msg))).toBe(true);
+    expect(rows(out).map((x) => x.attempt)).toEqual([2]);
+  }, 60_000);
 });
