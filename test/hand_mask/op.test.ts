@@ -54,7 +54,7 @@ describe('hand_mask op (landmarks)', () => {
     expect(op.level).toBe('clip');
     expect(op.resources.pool).toBe('cpu');
     expect(op.needs).toEqual(['hand_keypoints']);
-    expect(op.params.method!.values).toEqual(['landmarks']);
+    expect(op.params.method!.values).toEqual(['landmarks', 'sam2']);
     expect(Object.keys(op.outputs[0]!.columns)).toEqual([
       'clip_id', 'frame', 'hand_index', 'handedness', 'method', 'bbox', 'area', 'rle_counts', 'height', 'width',
     ]);
