@@ -25,7 +25,7 @@ async function roundTrip(specs: readonly TableSpec[], rows: Record<string, Row[]
     for (const [t, r] of Object.entries(rows)) s.add(t, r);
     await s.commit(() => undefined);
     const back: Record<string, Row[]> = {};
-    for (const t of Object.keys(rows)) back[t] = await s.readRows(t, 'clip_id', CLIP);
+    for (const t of Object.keys(rows)) back[t] = await s.readRows(t, 'clip_id', CLIP, 'run1');
     return back;
   } finally {
     s.close();
