@@ -60,9 +60,9 @@ export function printSummary(s: RunSummary, opts: { json: boolean; quiet?: boole
     ...(s.alerts.length ? [`  alerts     ${s.alerts.length} probe alert(s)${s.stopped_by_probe ? `; stopped by probe "${s.stopped_by_probe}"` : ''}:`, ...s.alerts.slice(0, 10).map((a) => `             - ${a.message}`)] : []),
     `  time       ${fmtDuration(s.seconds)}  (${fps.toFixed(0)} frames/s summed over ops, ${(s.videos.new / Math.max(s.seconds, 1e-3)).toFixed(2)} videos/s)`,
     `  output     ${s.out}`,
-    `  try        egopipe query --out ${JSON.stringify(s.out)} "SELECT v.path, count(*) AS clips FROM clips c JOIN videos v USING (video_id) GROUP BY 1 ORDER BY 2 DESC"`,
+    `  try        npx egopipe query --out ${JSON.stringify(s.out)} "SELECT v.path, count(*) AS clips FROM clips c JOIN videos v USING (video_id) GROUP BY 1 ORDER BY 2 DESC"`,
     ...(s.rows.robot_joints
-      ? [`             egopipe query --out ${JSON.stringify(s.out)} "SELECT robot, handedness, count(*) AS frames, avg(residual) AS mean_residual FROM robot_joints GROUP BY ALL"`]
+      ? [`             npx egopipe query --out ${JSON.stringify(s.out)} "SELECT robot, handedness, count(*) AS frames, avg(residual) AS mean_residual FROM robot_joints GROUP BY ALL"`]
       : []),
   ];
   out(lines.join('\n'));
