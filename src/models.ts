@@ -48,3 +48,16 @@ export async function resolveAssetRef(ref: string): Promise<string> {
   if (!fs.existsSync(p)) throw new ModelMissingError(`"${ref}": ${rest.join('/')} is not part of asset "${name}" (looked at ${p})`);
   return p;
 }
+
+/**
+ * The shared weights check of model ops: `file` must name an existing, non-empty file, else
+ * `fail(message)` is thrown (an op-specific PermanentError) with what is wrong and `help` on how
+ * to get the weights. Returns the path.
+ */
+export function requireModelFile(file: unknown, what: string, help: string, fail: new (message: string) => Error): string {
+  if (typeof file !== 'string' || file.trim() === '') throw new fail(`${what}: not configured (empty). ${help}`);
+  if (!fs.existsSync(file)) throw new fail(`${what}: file not found: ${file}. ${help}`);
+  const st = fs.statSync(file);
+  if (!st.isFile() || st.size === 0) throw new fail(`${what}: not a non-empty file: ${file}. ${help}`);
+  return file;
+}

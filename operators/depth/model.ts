@@ -2,6 +2,7 @@
  * Loading and running depth ONNX models with onnxruntime-node: MoGe-2 (official ONNX export) and
  * Depth Anything V2 metric. Contracts in README.md; checked on load, every mismatch listed.
  */
+import { requireModelFile } from '../../src/models.js';
 import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
@@ -37,13 +38,7 @@ export class DepthContractError extends PermanentError {
 
 /** Throws DepthWeightsError unless `model` names an existing, non-empty file. */
 export function requireWeights(model: unknown, param = 'model'): string {
-  if (typeof model !== 'string' || model.trim() === '') {
-    throw new DepthWeightsError(`depth: no model configured (param '${param}' is empty). ${WEIGHTS_HELP}`);
-  }
-  if (!existsSync(model)) throw new DepthWeightsError(`depth: model file not found (param '${param}'): ${model}. ${WEIGHTS_HELP}`);
-  const st = statSync(model);
-  if (!st.isFile() || st.size === 0) throw new DepthWeightsError(`depth: model (param '${param}') is not a non-empty file: ${model}. ${WEIGHTS_HELP}`);
-  return model;
+  return requireModelFile(model, `depth: model (param '${param}')`, WEIGHTS_HELP, DepthWeightsError);
 }
 
 export interface LoadOptions {

@@ -1,6 +1,7 @@
 /**
  * Loading and running a hand_pose_3d ONNX model (the contract in README.md), with onnxruntime-node.
  */
+import { requireModelFile } from '../../src/models.js';
 import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
@@ -38,17 +39,7 @@ export class HandPose3dContractError extends PermanentError {
 
 /** Throws HandPose3dWeightsError unless `model` names an existing, non-empty file. */
 export function requireWeights(model: unknown): string {
-  if (typeof model !== 'string' || model.trim() === '') {
-    throw new HandPose3dWeightsError(`hand_pose_3d: no model configured (param 'model' is empty). ${WEIGHTS_HELP}`);
-  }
-  if (!existsSync(model)) {
-    throw new HandPose3dWeightsError(`hand_pose_3d: model file not found: ${model}. ${WEIGHTS_HELP}`);
-  }
-  const st = statSync(model);
-  if (!st.isFile() || st.size === 0) {
-    throw new HandPose3dWeightsError(`hand_pose_3d: model is not a non-empty file: ${model}. ${WEIGHTS_HELP}`);
-  }
-  return model;
+  return requireModelFile(model, "hand_pose_3d: model (param 'model')", WEIGHTS_HELP, HandPose3dWeightsError);
 }
 
 export interface LoadOptions {

@@ -2,6 +2,7 @@
  * Loading and running FoundationPose's refiner and scorer ONNX models (the Isaac ROS export, see
  * README.md) with onnxruntime-node, with contract checks and a clear refusal without weights.
  */
+import { requireModelFile } from '../../src/models.js';
 import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
@@ -36,13 +37,7 @@ export class FoundationPoseContractError extends PermanentError {
 
 /** Throws FoundationPoseWeightsError unless `file` names an existing, non-empty file. */
 export function requireWeights(file: unknown, what: 'refiner_model' | 'scorer_model'): string {
-  if (typeof file !== 'string' || file.trim() === '') {
-    throw new FoundationPoseWeightsError(`object_pose: no ${what} configured. ${WEIGHTS_HELP}`);
-  }
-  if (!existsSync(file)) throw new FoundationPoseWeightsError(`object_pose: ${what} file not found: ${file}. ${WEIGHTS_HELP}`);
-  const st = statSync(file);
-  if (!st.isFile() || st.size === 0) throw new FoundationPoseWeightsError(`object_pose: ${what} is not a non-empty file: ${file}. ${WEIGHTS_HELP}`);
-  return file;
+  return requireModelFile(file, `object_pose: ${what}`, WEIGHTS_HELP, FoundationPoseWeightsError);
 }
 
 export interface LoadOptions {
