@@ -14,18 +14,8 @@ import {
   rleIoU,
   stringToCounts,
 } from '../src/rle.js';
+import { rng } from './helpers/random.js';
 
-/** mulberry32: small deterministic PRNG so failures reproduce */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomMask(h: number, w: number, density: number, rand: () => number): Uint8Array {
   const m = new Uint8Array(h * w);

@@ -9,17 +9,8 @@ import {
   HAND_CONNECTIONS,
   rasterizeHand,
 } from '../../operators/hand_mask/raster.js';
+import { rng } from '../helpers/random.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** even-odd crossing test of one point, for brute-force comparison */
 function insidePolygon(poly: number[], x: number, y: number): boolean {
