@@ -20,7 +20,7 @@ import { EXIT, ModelUnavailableError, runPipeline, type RunSummary } from './run
 import { formatStatus, NoManifestError, readDlq, readStatus } from './status.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { resolveDevices } from './model-pool.js';
-import { Manifest } from './manifest.js';
+import { Manifest, ManifestVersionError } from './manifest.js';
 import { runsTable, videosTable } from './tables.js';
 import type { TableSpec } from '../operators/types.js';
 
@@ -371,7 +371,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(chalk.red(`error: ${(e as Error).message}`) + '\n');
       return EXIT.USAGE;
     }
-    if (e instanceof UsageError || e instanceof InputError || e instanceof LockedError || e instanceof NoManifestError || e instanceof ToolNotFoundError || e instanceof ModelUnavailableError) {
+    if (e instanceof UsageError || e instanceof InputError || e instanceof LockedError || e instanceof NoManifestError || e instanceof ToolNotFoundError || e instanceof ModelUnavailableError || e instanceof ManifestVersionError) {
       process.stderr.write(chalk.red(`error: ${e.message}`) + '\n');
       return EXIT.USAGE;
     }

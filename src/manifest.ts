@@ -88,6 +88,16 @@ CREATE TABLE IF NOT EXISTS parts(
 CREATE TABLE IF NOT EXISTS done_log(run_id TEXT, ts REAL, op TEXT, n INTEGER, frames INTEGER);
 `;
 
+/** Bump when the manifest tables change incompatibly. */
+export const SCHEMA_VERSION = 2;
+
+export class ManifestVersionError extends Error {
+  override name = 'ManifestVersionError';
+  constructor(file: string, what: string) {
+    super(`${file} was written by ${what} egopipe manifest; this egopipe uses schema version ${SCHEMA_VERSION}. Use a new --out (the Parquet outputs of the old one stay readable with egopipe query / DuckDB).`);
+  }
+}
+
 export class Manifest {
   readonly db: DB;
   private stmts = new Map<string, Statement>();
@@ -104,7 +114,12 @@ export class Manifest {
       this.db.pragma('synchronous = NORMAL');
       // keep the write-ahead log small (it otherwise grows to ~4 MB between checkpoints)
       this.db.pragma('wal_autocheckpoint = 256');
+      const had = (this.db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'tasks'`).get() as { n: number }).n > 0;
       this.db.exec(SCHEMA);
+      const v = this.getMeta('schema_version');
+      if (v === undefined && had) throw new ManifestVersionError(file, 'an unversioned (older)');
+      if (v !== undefined && v !== String(SCHEMA_VERSION)) throw new ManifestVersionError(file, `schema version ${v}`);
+      if (v === undefined) this.setMeta('schema_version', String(SCHEMA_VERSION));
     }
   }
 

@@ -163,7 +163,13 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   const lock = acquireLock(outDir, runId, { force: o.forceLock });
   if (lock.tookOver) logger.warn('lock.stale', `took over a stale lock from pid ${lock.tookOver.pid} (run ${lock.tookOver.run_id})`);
 
-  const manifest = new Manifest(Manifest.pathIn(outDir));
+  let manifest: Manifest;
+  try {
+    manifest = new Manifest(Manifest.pathIn(outDir));
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const tables = new Map<string, TableSpec>();
   tables.set(videosTable.name, videosTable);
   tables.set(eventsTable.name, eventsTable);

@@ -82,3 +82,15 @@ describe('OutputStore', () => {
     m.close();
   });
 });
+
+describe('manifest schema version', () => {
+  it('refuses an --out written with another manifest schema, with what to do', async () => {
+    const { Manifest: M, ManifestVersionError } = await import('../src/manifest.js');
+    const out = tmpDir();
+    const m = new M(M.pathIn(out));
+    m.setMeta('schema_version', '1');
+    m.close();
+    expect(() => new M(M.pathIn(out))).toThrow(ManifestVersionError);
+    expect(() => new M(M.pathIn(out))).toThrow(/use a new --out/i);
+  });
+});
