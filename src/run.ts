@@ -535,6 +535,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       store.add('events', [
         {
           ts: new Date().toISOString(),
+          started_at: new Date(Date.now() - durationS * 1000).toISOString(),
           item_id: t.item_id,
           video_id: t.video_id,
           op: t.op,
