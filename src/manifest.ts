@@ -34,6 +34,8 @@ export interface TaskRow {
   /** scene-sequential ops: the previous clip of the scene, whose task of the same config must finish first */
   after_item: string | null;
   seq_ok: number;
+  /** when its predecessor finished (or it was created runnable): queue time starts here */
+  ready_at: number | null;
   state: TaskState;
   ready: number;
   attempts: number;
@@ -73,7 +75,7 @@ CREATE INDEX IF NOT EXISTS clips_video ON clips(video_id);
 CREATE TABLE IF NOT EXISTS tasks(
   item_id TEXT NOT NULL, op TEXT NOT NULL, level TEXT NOT NULL, video_id TEXT NOT NULL, seq INTEGER NOT NULL,
   pool TEXT NOT NULL, config_hash TEXT NOT NULL, prev_config TEXT, clip_config TEXT,
-  after_item TEXT, seq_ok INTEGER NOT NULL DEFAULT 1,
+  after_item TEXT, seq_ok INTEGER NOT NULL DEFAULT 1, ready_at REAL,
   state TEXT NOT NULL DEFAULT 'pending', ready INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, permanent INTEGER NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
   not_before REAL NOT NULL DEFAULT 0, worker TEXT, run_id TEXT, created_at REAL, started_at REAL, ended_at REAL,
@@ -89,7 +91,7 @@ CREATE TABLE IF NOT EXISTS done_log(run_id TEXT, ts REAL, op TEXT, n INTEGER, fr
 `;
 
 /** Bump when the manifest tables change incompatibly. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export class ManifestVersionError extends Error {
   override name = 'ManifestVersionError';
@@ -237,9 +239,9 @@ export class Manifest {
   }): boolean {
     const seqOk = !t.after_item || this.predecessorFinished(t.after_item, t.config_hash) || this.task(t.after_item, t.config_hash)?.state === 'dead';
     const r = this.stmt(
-      `INSERT OR IGNORE INTO tasks(item_id, op, level, video_id, seq, pool, config_hash, prev_config, clip_config, after_item, seq_ok, ready, cost, created_at)
-       VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-    ).run(t.item_id, t.op, t.level, t.video_id, t.seq, t.pool, t.config_hash, t.prev_config, t.clip_config, t.after_item ?? null, seqOk ? 1 : 0, t.ready ? 1 : 0, t.cost, Date.now() / 1000);
+      `INSERT OR IGNORE INTO tasks(item_id, op, level, video_id, seq, pool, config_hash, prev_config, clip_config, after_item, seq_ok, ready, ready_at, cost, created_at)
+       VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    ).run(t.item_id, t.op, t.level, t.video_id, t.seq, t.pool, t.config_hash, t.prev_config, t.clip_config, t.after_item ?? null, seqOk ? 1 : 0, t.ready ? 1 : 0, t.ready ? Date.now() / 1000 : null, t.cost, Date.now() / 1000);
     return r.changes > 0;
   }
 
@@ -303,7 +305,7 @@ export class Manifest {
 
   /** Make the next op in the item's chain runnable. */
   setReady(itemId: string, config: string): void {
-    this.stmt(`UPDATE tasks SET ready=1 WHERE item_id=? AND prev_config=?`).run(itemId, config);
+    this.stmt(`UPDATE tasks SET ready=1, ready_at=? WHERE item_id=? AND prev_config=?`).run(Date.now() / 1000, itemId, config);
   }
 
   /** An op died on an item: every later op of its chain on that item is skipped. */
@@ -325,6 +327,7 @@ export class Manifest {
       this.db.exec(`UPDATE tasks SET ready = CASE WHEN prev_config IS NULL OR EXISTS (
           SELECT 1 FROM tasks p WHERE p.item_id = tasks.item_id AND p.config_hash = tasks.prev_config
             AND p.state IN ('done','finished')) THEN 1 ELSE 0 END`);
+      this.db.prepare(`UPDATE tasks SET ready_at = ? WHERE ready = 1 AND state IN ('pending','retry')`).run(Date.now() / 1000);
       this.db.exec(`UPDATE tasks SET seq_ok = CASE WHEN after_item IS NULL OR EXISTS (
           SELECT 1 FROM tasks p WHERE p.item_id = tasks.after_item AND p.config_hash = tasks.config_hash
             AND p.state IN ('done','finished','dead','skipped')) THEN 1 ELSE 0 END`);

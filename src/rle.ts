@@ -154,6 +154,22 @@ function encodeRect(
 }
 
 /**
+ * Checks a winH x winW window placed at frame (ox, oy) of an h x w frame and returns the part of
+ * the frame it covers, or null when it lies entirely outside.
+ */
+function windowInFrame(src: Uint8Array, winH: number, winW: number, ox: number, oy: number, h: number, w: number): { fx0: number; fx1: number; fy0: number; fy1: number } | null {
+  checkSize(h, w);
+  checkSize(winH, winW);
+  if (src.length < winH * winW) throw new RleError(`mask buffer has ${src.length} bytes, expected ${winH} x ${winW} = ${winH * winW}`);
+  if (!Number.isInteger(ox) || !Number.isInteger(oy)) throw new RleError(`window offset must be integers, got ${ox}, ${oy}`);
+  const fx0 = Math.max(0, ox);
+  const fx1 = Math.min(w, ox + winW);
+  const fy0 = Math.max(0, oy);
+  const fy1 = Math.min(h, oy + winH);
+  return fx0 >= fx1 || fy0 >= fy1 ? null : { fx0, fx1, fy0, fy1 };
+}
+
+/**
  * Run lengths (column-major, zeros first) of an h x w frame that is all zeros except for a
  * row-major window `src` (srcH x srcW, nonzero = set) whose top-left pixel sits at frame (ox, oy).
  * Parts of the window outside the frame are ignored.
@@ -167,15 +183,9 @@ export function encodeCountsWindow(
   h: number,
   w: number,
 ): number[] {
-  checkSize(h, w);
-  checkSize(srcH, srcW);
-  if (src.length < srcH * srcW) throw new RleError(`mask buffer has ${src.length} bytes, expected ${srcH} x ${srcW} = ${srcH * srcW}`);
-  if (!Number.isInteger(ox) || !Number.isInteger(oy)) throw new RleError(`window offset must be integers, got ${ox}, ${oy}`);
-  const fx0 = Math.max(0, ox);
-  const fx1 = Math.min(w, ox + srcW);
-  const fy0 = Math.max(0, oy);
-  const fy1 = Math.min(h, oy + srcH);
-  if (fx0 >= fx1 || fy0 >= fy1) return [h * w];
+  const r = windowInFrame(src, srcH, srcW, ox, oy, h, w);
+  if (!r) return [h * w];
+  const { fx0, fx1, fy0, fy1 } = r;
   return encodeRect(src, srcW, fx0 - ox, fy0 - oy, fx1 - fx0, fy1 - fy0, fx0, fy0, h, w);
 }
 
@@ -194,15 +204,9 @@ export function encodeCountsColumnMajorWindow(
   h: number,
   w: number,
 ): number[] {
-  checkSize(h, w);
-  checkSize(winH, winW);
-  if (src.length < winH * winW) throw new RleError(`mask buffer has ${src.length} bytes, expected ${winH} x ${winW} = ${winH * winW}`);
-  if (!Number.isInteger(ox) || !Number.isInteger(oy)) throw new RleError(`window offset must be integers, got ${ox}, ${oy}`);
-  const fx0 = Math.max(0, ox);
-  const fx1 = Math.min(w, ox + winW);
-  const fy0 = Math.max(0, oy);
-  const fy1 = Math.min(h, oy + winH);
-  if (fx0 >= fx1 || fy0 >= fy1) return [h * w];
+  const r = windowInFrame(src, winH, winW, ox, oy, h, w);
+  if (!r) return [h * w];
+  const { fx0, fx1, fy0, fy1 } = r;
   const counts: number[] = [];
   let run = fx0 * h + fy0;
   let one = 0;

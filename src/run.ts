@@ -536,6 +536,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
         {
           ts: new Date().toISOString(),
           started_at: new Date(Date.now() - durationS * 1000).toISOString(),
+          queued_s: t.ready_at ? Math.max(0, Date.now() / 1000 - durationS - t.ready_at) : null,
           item_id: t.item_id,
           video_id: t.video_id,
           op: t.op,
