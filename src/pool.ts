@@ -6,12 +6,15 @@ import { fileURLToPath } from 'node:url';
 import type { TaskInput } from '../operators/types.js';
 import type { WorkerResult } from './worker.js';
 
-/** Compiled worker file: next to this module in dist/, or dist/src/worker.js when running from sources (tests). */
+/**
+ * Compiled worker entry (CommonJS, see worker-entry.cts): next to this module in dist/, or
+ * dist/src/worker-entry.cjs when running from sources (tests).
+ */
 export function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return path.join(path.dirname(here), 'worker.js');
+  if (here.endsWith('.js')) return path.join(path.dirname(here), 'worker-entry.cjs');
   const root = path.resolve(path.dirname(here), '..');
-  const f = path.join(root, 'dist', 'src', 'worker.js');
+  const f = path.join(root, 'dist', 'src', 'worker-entry.cjs');
   if (!fs.existsSync(f)) throw new Error(`compiled worker not found at ${f}: run 'npm run build' first`);
   return f;
 }

@@ -264,6 +264,18 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
         return models[m].path;
       };
       for (const [k, v] of Object.entries(pr.params)) pr.params[k] = Array.isArray(v) ? v.map((x) => subst(k, x)) : subst(k, v);
+      // the registry's execution provider applies to the op that uses the model, unless the op's
+      // own `providers` param says otherwise
+      const wanted = [...new Set(usedModels.map((m) => models[m].provider).filter((p) => p !== 'auto'))];
+      const explicit = e.params && typeof e.params === 'object' && (e.params as Record<string, unknown>).providers !== undefined;
+      if (wanted.length && !explicit) {
+        const at = [...base, 'params'];
+        if (wanted.length > 1) {
+          errors.push({ path: pathString(at), segments: at, message: `the models of op "${name}" ask for different providers (${wanted.join(', ')}): give the op's providers param instead` });
+        } else if (!spec.params.providers) {
+          if (wanted[0] !== 'cpu') errors.push({ path: pathString(at), segments: at, message: `op "${name}" runs on the CPU pool; its models cannot use provider ${wanted[0]} (set provider: cpu or auto in models:)` });
+        } else pr.params.providers = [wanted[0]];
+      }
       if (!pr.errors.length && spec.validate) {
         for (const m of spec.validate(pr.params)) errors.push({ path: pathString([...base, 'params']), segments: [...base, 'params'], message: m });
       }

@@ -31,6 +31,7 @@ import { Metrics } from './metrics.js';
 import { ROOT } from './paths.js';
 import { sha256File } from './assets.js';
 import { runOp, type WorkerResult } from './worker.js';
+import { CUDA_INSTALL_HINT, cudaProviderInstalled } from './onnx/providers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -157,6 +158,15 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const st = fs.statSync(f.path);
       modelFiles.push({ op: ro.op, ...f, sha256: st.isFile() ? await sha256File(f.path) : '', bytes: st.isFile() ? st.size : 0 });
     }
+  }
+  // GPU model workers need onnxruntime-node's CUDA provider: say so before anything is written
+  const usesGpuPool = recipe.ops.some((ro) => {
+    const spec = getOp(ro.op);
+    return (spec.resources.poolFor?.(ro.params) ?? spec.resources.pool) === 'gpu';
+  });
+  const devices = usesGpuPool ? resolveDevices(o.gpus ?? recipe.resources.gpus, recipe.resources.model_workers_cpu) : [];
+  if (devices.some((d) => d.kind === 'cuda') && !cudaProviderInstalled()) {
+    throw new ModelUnavailableError(`GPUs ${devices.map((d) => d.index).join(',')} requested (--gpus / resources.gpus) but ${CUDA_INSTALL_HINT}`);
   }
   fs.mkdirSync(outDir, { recursive: true });
   const runId = newRunId();
@@ -664,7 +674,6 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       cpuPool = new CpuPool(recipe.resources.cpu_workers, recipe.resources.worker_memory_mb);
     }
     if (opsBySeq.some((x) => x.pool === 'gpu')) {
-      const devices = resolveDevices(o.gpus ?? recipe.resources.gpus, recipe.resources.model_workers_cpu);
       modelPool = new ModelPool(devices, {
         memoryMb: recipe.resources.model_worker_memory_mb,
         log: (m) => logger.warn('model_worker', m),

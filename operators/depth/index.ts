@@ -14,6 +14,7 @@ import { IMAGENET_MEAN, IMAGENET_STD, depthAnythingSize, mogeSize, rgbToNchw } f
 import { encodeDepth } from './map.js';
 import { DepthWeightsError, WEIGHTS_HELP, loadDepthModel, requireWeights, type DepthAnythingModel, type DepthBackend, type DepthModel, type MogeModel } from './model.js';
 import { focalNormalised, focalPx, solveFocalShift, solveSamples, type FocalShift, type SolveSamples } from './moge.js';
+import { PROVIDERS_PARAM } from '../../src/onnx/providers.js';
 
 export interface DepthParams {
   model?: string;
@@ -46,7 +47,7 @@ export const DEFAULT_PARAMS: DepthParams = {
   focal_mode: 'clip_median',
   intrinsics_frames: 3,
   depth_unit_mm: 1,
-  providers: ['cpu'],
+  providers: ['auto'],
   threads: 0,
 };
 
@@ -417,7 +418,7 @@ export const op: OperatorSpec<Partial<DepthParams>, DepthState> = {
     },
     intrinsics_frames: { type: 'integer', default: 3, min: 1, max: 1000, description: 'Depth Anything V2 + intrinsics_model, clip_median: frames of the clip the MoGe focal is estimated on.' },
     depth_unit_mm: { type: 'number', default: 1, min: 0.01, max: 1000, description: 'PNG16 quantisation (mm per count): 1 = millimetres up to 65.535 m; deeper pixels are stored as no depth.' },
-    providers: { type: 'string[]', default: ['cpu'], description: "onnxruntime execution providers, in order of preference (e.g. ['cuda', 'cpu'])." },
+    providers: { ...PROVIDERS_PARAM, default: [...PROVIDERS_PARAM.default] },
     threads: { type: 'integer', default: 0, min: 0, max: 256, description: 'onnxruntime intra-op threads (0 = onnxruntime default).' },
   },
   outputs: [DEPTH_TABLE],

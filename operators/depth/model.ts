@@ -6,6 +6,7 @@ import { requireModelFile } from '../../src/models.js';
 import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
+import { sessionProviders } from '../../src/onnx/providers.js';
 
 export type DepthBackend = 'moge2' | 'depth_anything_v2';
 
@@ -164,7 +165,7 @@ function staticHw(m: ort.InferenceSession.ValueMetadata | undefined): { h: numbe
 export async function loadDepthModel(modelPath: unknown, opts: LoadOptions = {}, param = 'model'): Promise<DepthModel> {
   const file = requireWeights(modelPath, param);
   const so: ort.InferenceSession.SessionOptions = {
-    executionProviders: [...(opts.providers ?? ['cpu'])] as ort.InferenceSession.ExecutionProviderConfig[],
+    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
     graphOptimizationLevel: 'all',
   };
   if (opts.threads && opts.threads > 0) so.intraOpNumThreads = opts.threads;

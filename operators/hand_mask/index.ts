@@ -13,6 +13,7 @@ import { op as sam2Op, sam2HandMasks } from '../object_masks/index.js';
 import type { Sam2Modules } from '../object_masks/sam2.js';
 import { countsToString, encodeCountsColumnMajorWindow, rleArea, rleBbox } from '../../src/rle.js';
 import { rasterizeHand, type HullMode } from './raster.js';
+import { PROVIDERS_PARAM } from '../../src/onnx/providers.js';
 
 export interface HandMaskParams {
   method: 'landmarks' | 'sam2';
@@ -26,7 +27,7 @@ export interface HandMaskParams {
   [k: string]: unknown;
 }
 
-const DEFAULTS: HandMaskParams = { method: 'landmarks', dilate_frac: 0.05, hull: 'hand', box_pad: 0.1, providers: ['cpu'], threads: 0 };
+const DEFAULTS: HandMaskParams = { method: 'landmarks', dilate_frac: 0.05, hull: 'hand', box_pad: 0.1, providers: ['auto'], threads: 0 };
 
 export const handMasksTable: TableSpec = {
   name: 'hand_masks',
@@ -114,7 +115,7 @@ export const op: OperatorSpec<HandMaskParams> = {
       description: "sam2: folder with the SAM 2.1 four-module ONNX export (image_encoder, mask_decoder, memory_attention, memory_encoder; see operators/object_masks/README.md); a path, model:<name> or asset: reference",
     },
     box_pad: { type: 'number', default: DEFAULTS.box_pad, min: 0, max: 2, description: 'sam2: padding of the hand box prompt, fraction of the keypoint box per side' },
-    providers: { type: 'string[]', default: DEFAULTS.providers, description: "sam2: onnxruntime execution providers, e.g. ['cuda', 'cpu']" },
+    providers: { ...PROVIDERS_PARAM, default: [...PROVIDERS_PARAM.default] },
     threads: { type: 'integer', default: DEFAULTS.threads, min: 0, description: 'sam2: onnxruntime intra-op threads (0 = default)' },
     dilate_frac: {
       type: 'number',

@@ -21,6 +21,7 @@ import {
   type RgbImage,
 } from './geometry.js';
 import { HandPose3dWeightsError, WEIGHTS_HELP, loadHandPose3dModel, requireWeights, type HandPose3dModel } from './model.js';
+import { PROVIDERS_PARAM } from '../../src/onnx/providers.js';
 
 export interface HandPose3dParams {
   model?: string;
@@ -43,7 +44,7 @@ export const DEFAULT_PARAMS: HandPose3dParams = {
   batch_size: 8,
   focal_px: 'auto',
   save_vertices: false,
-  providers: ['cpu'],
+  providers: ['auto'],
   threads: 0,
 };
 
@@ -267,7 +268,7 @@ export const op: OperatorSpec<Partial<HandPose3dParams>, HandPose3dState> = {
       min: 1,
     },
     save_vertices: { type: 'boolean', description: 'Also store the 778 MANO vertices per hand (vertices_cam) when the model outputs them.', default: false },
-    providers: { type: 'string[]', description: "onnxruntime execution providers, in order of preference (e.g. ['cuda', 'cpu']).", default: ['cpu'] },
+    providers: { ...PROVIDERS_PARAM, default: [...PROVIDERS_PARAM.default] },
     threads: { type: 'integer', description: 'onnxruntime intra-op threads (0 = onnxruntime default).', default: 0, min: 0, max: 256 },
   },
   outputs: [TABLE],

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
 import { CROP_SIZE, NUM_JOINTS, rotmatToAxisAngle, type HandNetOutput } from './geometry.js';
+import { sessionProviders } from '../../src/onnx/providers.js';
 
 /** Names of the ONNX contract. */
 export const IO = {
@@ -133,7 +134,7 @@ function rotationsAsAxisAngle(t: ort.Tensor, item: number, count: number, name: 
 export async function loadHandPose3dModel(modelPath: unknown, opts: LoadOptions = {}): Promise<HandPose3dModel> {
   const path = requireWeights(modelPath);
   const sessionOptions: ort.InferenceSession.SessionOptions = {
-    executionProviders: [...(opts.providers ?? ['cpu'])] as ort.InferenceSession.ExecutionProviderConfig[],
+    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
     graphOptimizationLevel: 'all',
   };
   if (opts.threads && opts.threads > 0) sessionOptions.intraOpNumThreads = opts.threads;

@@ -21,6 +21,7 @@ import {
   type Sam3Runtime,
 } from './sam3.js';
 import { ClipTokenizer, SAM3_CONTEXT_LENGTH, findTokenizerFiles, tokenizerFilesFromPath, type PadMode, type TokenizerFiles } from './tokenizer.js';
+import { PROVIDERS_PARAM } from '../../src/onnx/providers.js';
 
 export interface ObjectDetectParams {
   /** folder with vision-encoder.onnx, text-encoder.onnx, decoder.onnx and the tokenizer files */
@@ -54,7 +55,7 @@ export const DEFAULT_PARAMS: Omit<ObjectDetectParams, 'prompts'> = {
   image_size: SAM3_IMAGE_SIZE,
   context_length: SAM3_CONTEXT_LENGTH,
   text_pad: 'eot',
-  providers: ['cpu'],
+  providers: ['auto'],
   threads: 0,
 };
 
@@ -307,7 +308,7 @@ export const op: OperatorSpec<Partial<ObjectDetectParams>, ObjectDetectState> = 
       description: "Token padding: 'eot' pads with the end token 49407 (Hugging Face tokenizer, the usls export); 'zero' pads with 0 (original SAM 3 tokenizer, exports that derive the mask from tokens != 0).",
       default: 'eot',
     },
-    providers: { type: 'string[]', description: "onnxruntime execution providers in order of preference (e.g. ['cuda', 'cpu']).", default: ['cpu'] },
+    providers: { ...PROVIDERS_PARAM, default: [...PROVIDERS_PARAM.default] },
     threads: { type: 'integer', description: 'onnxruntime intra-op threads (0 = onnxruntime default).', default: 0, min: 0, max: 256 },
   },
   outputs: [TABLE],

@@ -23,6 +23,7 @@ import {
 } from './prompts.js';
 import { Sam2WeightsError, WEIGHTS_HELP, loadSam2, resolveSam2Paths, type Sam2Modules } from './sam2.js';
 import { VideoObjectTracker, type TrackerOptions } from './tracker.js';
+import { PROVIDERS_PARAM } from '../../src/onnx/providers.js';
 
 export interface ObjectMasksParams {
   model_dir: string;
@@ -70,7 +71,7 @@ export const DEFAULT_PARAMS: ObjectMasksParams = {
   max_absent_frames: 90,
   max_cond_frames: 4,
   step: 1,
-  providers: ['cpu'],
+  providers: ['auto'],
   threads: 0,
 };
 
@@ -384,7 +385,7 @@ export const op: OperatorSpec<Partial<ObjectMasksParams>, ObjectMasksState> = {
     max_absent_frames: { type: 'integer', description: 'Stop tracking an object after this many processed frames without it.', default: 90, min: 0 },
     max_cond_frames: { type: 'integer', description: 'Prompted (conditioning) frames kept in an object memory (the most recent).', default: 4, min: 1, max: 64 },
     step: { type: 'integer', description: 'Process every step-th frame of the clip (1 = all; SAM 2 memory positions count processed frames).', default: 1, min: 1, max: 1000 },
-    providers: { type: 'string[]', description: "onnxruntime execution providers, in order of preference (e.g. ['cuda', 'cpu']).", default: ['cpu'] },
+    providers: { ...PROVIDERS_PARAM, default: [...PROVIDERS_PARAM.default] },
     threads: { type: 'integer', description: 'onnxruntime intra-op threads (0 = onnxruntime default).', default: 0, min: 0, max: 256 },
   },
   outputs: [masksTable, objectsTable],

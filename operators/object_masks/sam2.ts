@@ -23,6 +23,7 @@ import {
   type ModuleName,
 } from './contract.js';
 import type { MemoryInputs } from './memory.js';
+import { sessionProviders } from '../../src/onnx/providers.js';
 
 export type Sam2Paths = Record<ModuleName, string>;
 
@@ -155,7 +156,7 @@ function expectSize(module: ModuleName, name: string, t: ort.Tensor | undefined,
 /** Load the four modules and check them against the contract (all problems in one error). */
 export async function loadSam2(paths: Sam2Paths, opts: LoadOptions = {}): Promise<Sam2Onnx> {
   const so: ort.InferenceSession.SessionOptions = {
-    executionProviders: [...(opts.providers ?? ['cpu'])] as ort.InferenceSession.ExecutionProviderConfig[],
+    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
     graphOptimizationLevel: 'all',
   };
   if (opts.threads && opts.threads > 0) so.intraOpNumThreads = opts.threads;

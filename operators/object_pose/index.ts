@@ -19,6 +19,7 @@ import { depthFrameFromRow, depthOnGrid, maskFromRow, maskOnGrid, type DepthFram
 import type { Mat3 } from './math.js';
 import { loadObj } from './mesh.js';
 import { FoundationPoseWeightsError, WEIGHTS_HELP, loadFoundationPose, requireWeights, type FoundationPoseModels } from './model.js';
+import { PROVIDERS_PARAM } from '../../src/onnx/providers.js';
 
 export interface ObjectPoseParams {
   /** label -> OBJ path */
@@ -49,7 +50,7 @@ export const DEFAULT_PARAMS: ObjectPoseParams = {
   min_views: 40,
   inplane_step_deg: 60,
   cull_back_faces: false,
-  providers: ['cpu'],
+  providers: ['auto'],
   threads: 0,
 };
 
@@ -245,7 +246,7 @@ export const op: OperatorSpec<Partial<ObjectPoseParams>, ObjectPoseState> = {
       description: 'Skip back-facing triangles when rendering: about 2x faster, the same image for closed, consistently wound meshes (FoundationPose/nvdiffrast do not cull; leave off for open scans).',
       default: false,
     },
-    providers: { type: 'string[]', description: "onnxruntime execution providers, in order of preference (e.g. ['cuda', 'cpu']).", default: ['cpu'] },
+    providers: { ...PROVIDERS_PARAM, default: [...PROVIDERS_PARAM.default] },
     threads: { type: 'integer', description: 'onnxruntime intra-op threads (0 = onnxruntime default).', default: 0, min: 0, max: 256 },
   },
   outputs: [TABLE],

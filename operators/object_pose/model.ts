@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
 import { CHANNELS, CROP_SIZE } from './crop.js';
+import { sessionProviders } from '../../src/onnx/providers.js';
 
 /** Names of the ONNX contract (Isaac ROS FoundationPose bindings). */
 export const IO = {
@@ -91,7 +92,7 @@ export function checkContract(session: ort.InferenceSession, kind: 'refiner' | '
 
 async function createSession(file: string, kind: 'refiner' | 'scorer', opts: LoadOptions): Promise<ort.InferenceSession> {
   const so: ort.InferenceSession.SessionOptions = {
-    executionProviders: [...(opts.providers ?? ['cpu'])] as ort.InferenceSession.ExecutionProviderConfig[],
+    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
     graphOptimizationLevel: 'all',
   };
   if (opts.threads && opts.threads > 0) so.intraOpNumThreads = opts.threads;
