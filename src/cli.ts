@@ -174,8 +174,9 @@ export function buildProgram(): Command {
     .description('Task counts by state per op, throughput and ETA. Safe to run from another terminal during a run.')
     .requiredOption('-o, --out <dir>', 'output folder of a run')
     .option('--json', 'print JSON')
+    .option('--all', "count every task in --out (all recipes that wrote there), not only the live or last run's recipe")
     .action((o) => {
-      const s = readStatus(o.out);
+      const s = readStatus(o.out, { all: !!o.all });
       out(o.json ? JSON.stringify(s, null, 2) : formatStatus(s));
     });
 

@@ -34,5 +34,18 @@ describe('different recipes into the same --out', () => {
       const again = cli(['run', r, '--input', input, '--out', out, '--quiet', '--log-format', 'json']);
       expect(JSON.parse(again.stdout.trim().split('\n').pop()!).rows).toEqual({});
     }
+    // status counts the last run's recipe (b); --all counts every recipe's tasks
+    type St = { scope: { recipe: string | null; all: boolean }; other_tasks: number; ops: Array<{ op: string; total: number }> };
+    const st = JSON.parse(cli(['status', '--out', out, '--json']).stdout) as St;
+    expect(st.scope).toMatchObject({ recipe: 'b', all: false });
+    const tot = (s: St, op: string) => s.ops.find((o) => o.op === op)?.total;
+    expect(tot(st, 'debug_fault')).toBe(per[1].clips);
+    expect(tot(st, 'scene_detect')).toBe(1);
+    expect(st.other_tasks).toBe(1 /* c's scene_detect */ + 2 /* a's, c's clips */ + 4 + 1 /* a's, c's debug_fault */);
+    const all = JSON.parse(cli(['status', '--out', out, '--json', '--all']).stdout) as St;
+    expect(all.scope.all).toBe(true);
+    expect(all.other_tasks).toBe(0);
+    expect(tot(all, 'debug_fault')).toBe(per[1].clips + 5);
+    expect(cli(['status', '--out', out]).stdout).toMatch(/recipe: b .*\n[\s\S]*8 more task\(s\) in this --out belong to other recipes/);
   }, 120_000);
 });
