@@ -168,8 +168,8 @@ export function clipDataFromSimpleVocab(text: string, opts: { maxMerges?: number
   for (const [a, b] of merges) vocab.set(a + b, next++);
   const sot = next++;
   const eot = next++;
-  vocab.set('<start_of_text>', sot);
-  vocab.set('<end_of_text>', eot);
+  vocab.set('<|startoftext|>', sot);
+  vocab.set('<|endoftext|>', eot);
   return { vocab, merges, sot, eot, source };
 }
 

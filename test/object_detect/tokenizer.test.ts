@@ -1,9 +1,8 @@
 /**
- * CLIP BPE tokenizer. The real vocabulary (bpe_simple_vocab_16e6) is not available offline; the
- * fixture (operators/object_detect/tiny.ts) reproduces real CLIP ids for words whose ids are
- * established by public tokenizer tests (sources in VERIFIED_CLIP_WORDS). Byte-level ids
- * (0..511) follow from bytes_to_unicode and are checked against real ids too. What the fixture
- * cannot check is CLIP's own merge ranks: merge order is tested on synthetic merges.
+ * CLIP BPE tokenizer on the fixture vocabulary (operators/object_detect/tiny.ts), which reproduces
+ * real CLIP ids for words whose ids are established by public tokenizer tests (sources in
+ * VERIFIED_CLIP_WORDS); byte-level ids (0..511) follow from bytes_to_unicode. CLIP's real merge
+ * ranks are checked in tokenizer-real.test.ts with the real merges file.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
