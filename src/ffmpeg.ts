@@ -13,6 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { countFrames } from './live.js';
 
 const require = createRequire(import.meta.url);
 
@@ -457,6 +458,7 @@ export async function* decodeFrames(o: DecodeOptions): AsyncGenerator<DecodedFra
           const frame = cur;
           cur = spare ? spare[(n + 1) % 2] : Buffer.allocUnsafe(frameBytes);
           filled = 0;
+          countFrames();
           yield { index: start + n * step, width, height, channels, data: frame };
           n++;
         }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { TaskInput } from '../operators/types.js';
 import type { FromWorker, ToWorker } from './model-worker.js';
 import type { WorkerResult } from './worker.js';
+import { countFrames } from './live.js';
 
 export interface Device {
   kind: 'cuda' | 'cpu';
@@ -122,6 +123,7 @@ class Slot {
       this.readyResolve?.();
       this.readyResolve = null;
     }
+    else if (m.type === 'frames') countFrames(m.n);
     else if (m.type === 'started') {
       const p = this.pending.get(m.id);
       if (p) p.started = true;

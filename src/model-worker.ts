@@ -10,6 +10,7 @@ import { getOp } from '../operators/registry.js';
 import type { TaskInput } from '../operators/types.js';
 import { hwaccels, setToolPaths } from './ffmpeg.js';
 import { prefetch } from './frames.js';
+import { framesDecoded } from './live.js';
 import { runOp, type WorkerResult } from './worker.js';
 
 export type ToWorker =
@@ -19,7 +20,9 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; pid: number; device: string }
   | { type: 'started'; id: number }
-  | { type: 'result'; id: number; res: WorkerResult; busyMs: number; waitMs: number };
+  | { type: 'result'; id: number; res: WorkerResult; busyMs: number; waitMs: number }
+  /** frames decoded since the last report (live progress) */
+  | { type: 'frames'; n: number };
 
 const device = {
   kind: (process.env.EGOPIPE_DEVICE === 'cuda' ? 'cuda' : 'cpu') as 'cuda' | 'cpu',
@@ -39,6 +42,17 @@ let running = false;
 function send(m: FromWorker): void {
   process.send?.(m);
 }
+
+// live progress: decoded frames reported twice a second, and before each result
+let reported = 0;
+function reportFrames(): void {
+  const n = framesDecoded();
+  if (n > reported) {
+    send({ type: 'frames', n: n - reported });
+    reported = n;
+  }
+}
+setInterval(reportFrames, 500).unref();
 
 function startPrefetch(q: Queued): void {
   if (prefetchBytes <= 0) return; // read-ahead disabled: frames are decoded when the task runs
@@ -72,6 +86,7 @@ async function pump(): Promise<void> {
       q.frames?.cancel();
       queue.shift();
       res.worker = `${device.kind}${device.index === null ? '' : ':' + device.index}/pid:${process.pid}`;
+      reportFrames();
       send({ type: 'result', id: q.id, res, busyMs: performance.now() - t0, waitMs: res.ok ? (res.waitMs ?? 0) : 0 });
     }
   } finally {

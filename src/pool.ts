@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TaskInput } from '../operators/types.js';
 import type { WorkerResult } from './worker.js';
+import { framesCounterBuffer } from './live.js';
 
 /**
  * Compiled worker entry (CommonJS, see worker-entry.cts): next to this module in dist/, or
@@ -40,7 +41,8 @@ export class CpuPool {
   }
 
   run(task: TaskInput, signal: AbortSignal): Promise<WorkerResult> {
-    return this.pool.run({ task }, { signal }) as Promise<WorkerResult>;
+    // the shared frame counter travels with every task (a SharedArrayBuffer is shared, not copied)
+    return this.pool.run({ task, frames: framesCounterBuffer() }, { signal }) as Promise<WorkerResult>;
   }
 
   get utilization(): number {

@@ -32,6 +32,7 @@ import { ROOT } from './paths.js';
 import { sha256File } from './assets.js';
 import { runOp, type WorkerResult } from './worker.js';
 import { CUDA_INSTALL_HINT, cudaProviderInstalled } from './onnx/providers.js';
+import { framesDecoded, RateWindow } from './live.js';
 
 const require = createRequire(import.meta.url);
 
@@ -62,6 +63,8 @@ export interface RunSummary {
   tasks: Record<string, Record<string, number>>;
   rows: Record<string, number>;
   frames: number;
+  /** frames decoded by ffmpeg for ops in this run (threads, model workers, inline), counted live */
+  frames_decoded: number;
   dead: number;
   interrupted: boolean;
   alerts: Alert[];
@@ -780,6 +783,11 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     };
 
     // --- progress --------------------------------------------------------------------------
+    // frames/s from the live decode counter (threads and model workers report as they decode), so
+    // the rate moves while long clip tasks run, not only when they finish
+    const liveRate = new RateWindow(10_000);
+    const framesAtStart = framesDecoded();
+    liveRate.add(0);
     const progressLine = (): string => {
       const counts = manifest.countsByOp();
       const by = (op: string, st: string) => counts.filter((c) => c.op === op && c.state === st).reduce((a, c) => a + c.n, 0);
@@ -789,7 +797,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const vDead = counts.filter((c) => c.state === 'dead' && videoOps.some((x) => x.ro.op === c.op)).reduce((a, c) => a + c.n, 0);
       const vTotal = total(videoOps[0].ro.op);
       const el = (Date.now() - t0) / 1000;
-      const fps = frames / Math.max(el, 1e-3);
+      const fps = liveRate.add(framesDecoded() - framesAtStart);
       const frac = vTotal ? (vDone + vDead) / vTotal : 0;
       const eta = frac > 0 && !discovering ? (el / frac) * (1 - frac) : NaN;
       let clipsPart = '';
@@ -802,7 +810,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     if (logger.isTTY) progressTimer = setInterval(() => logger.setBar(progressLine()), 250);
     else if (!logger.opts.quiet) {
       const every = Math.max(1, o.progressInterval ?? 10) * 1000;
-      progressTimer = setInterval(() => logger.info('progress', progressLine(), { frames }), every);
+      progressTimer = setInterval(() => logger.info('progress', progressLine(), { frames, frames_decoded: framesDecoded() - framesAtStart }), every);
     }
 
     // --- main loop -------------------------------------------------------------------------
@@ -869,6 +877,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       tasks,
       rows: rowsWritten,
       frames,
+      frames_decoded: framesDecoded() - framesAtStart,
       dead: deadTotal,
       interrupted,
       alerts,

@@ -10,6 +10,7 @@ import { isPermanent, type OpContext, type TaskInput, type TaskOutput } from '..
 import type { DecodedFrame } from './ffmpeg.js';
 import { decodeFrames } from './ffmpeg.js';
 import { timed } from './frames.js';
+import { useFramesCounter } from './live.js';
 import { hashOf } from './recipe.js';
 
 export type WorkerResult = (
@@ -66,7 +67,8 @@ export async function runOp(task: TaskInput, opts: RunOpOptions | AbortSignal = 
   }
 }
 
-export default async function (msg: { task: TaskInput }): Promise<WorkerResult> {
+export default async function (msg: { task: TaskInput; frames?: SharedArrayBuffer }): Promise<WorkerResult> {
   const { threadId } = await import('node:worker_threads');
+  if (msg.frames) useFramesCounter(msg.frames);
   return { ...(await runOp(msg.task)), worker: `thread:${threadId}` };
 }
