@@ -130,6 +130,8 @@ export interface OperatorSpec<P = any, S = any> {
    * clip overlap, e.g. tracker memory). Scenes and videos still run in parallel.
    */
   sequential?: 'scene';
+  /** when it depends on params (e.g. only while warm start is on): overrides `sequential` */
+  sequentialFor?: (params: P) => 'scene' | undefined;
   params: ParamsSchema;
   outputs: readonly TableSpec[];
   /**

@@ -240,7 +240,8 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     // --- recipe wiring --------------------------------------------------------------------
     const opsBySeq = recipe.ops.map((ro, seq) => {
       const spec = getOp(ro.op);
-      return { ro, spec, seq, pool: spec.resources.poolFor?.(ro.params) ?? spec.resources.pool };
+      const sequential = spec.sequentialFor ? spec.sequentialFor(ro.params) : spec.sequential;
+      return { ro, spec, seq, pool: spec.resources.poolFor?.(ro.params) ?? spec.resources.pool, sequential };
     });
     const videoOps = opsBySeq.filter((x) => x.spec.level === 'video');
     const clipOps = opsBySeq.filter((x) => x.spec.level === 'clip');
@@ -304,7 +305,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
             config_hash: x.ro.config_hash,
             prev_config: prevConfig(x, 'clip'),
             clip_config: clipsConfig,
-            after_item: x.spec.sequential === 'scene' ? (prevInScene.get(c.clip_id) ?? null) : null,
+            after_item: x.sequential === 'scene' ? (prevInScene.get(c.clip_id) ?? null) : null,
             ready: manifest.predecessorFinished(c.clip_id, prevConfig(x, 'clip')),
             cost: x.spec.cost ? x.spec.cost({ video, clip: c, params: x.ro.params }) : c.end_frame - c.start_frame,
           });
@@ -608,10 +609,10 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
         }
         manifest.markFinished(t.item_id, t.config_hash);
         manifest.setReady(t.item_id, t.config_hash);
-        if (x.spec.sequential) manifest.releaseNext(t.item_id, t.config_hash);
+        if (x.sequential) manifest.releaseNext(t.item_id, t.config_hash);
         if (t.level === 'video' && t.seq === lastVideoSeq) manifest.setVideoStatus(t.video_id, 'ok', null);
       });
-      const hasNext = !!x.spec.sequential && !!manifest.stmt(`SELECT 1 AS y FROM tasks WHERE after_item = ? AND config_hash = ?`).get(t.item_id, t.config_hash);
+      const hasNext = !!x.sequential && !!manifest.stmt(`SELECT 1 AS y FROM tasks WHERE after_item = ? AND config_hash = ?`).get(t.item_id, t.config_hash);
       if (handedOff.has(t.op) || hasNext) handoff.set(t.item_id + '\0' + t.op, out.rows ?? {});
       finishedKeys.push([t.item_id, t.config_hash]);
       frames += out.stats?.frames ?? 0;
@@ -685,9 +686,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     }
     const toolsForTask = { ffmpeg: ffmpeg.path, ffprobe: ffprobe.path };
 
-    const upstreamFor = async (t: TaskRow, spec: OperatorSpec): Promise<Record<string, Row[]>> => {
+    const upstreamFor = async (t: TaskRow, spec: OperatorSpec, sequential: OperatorSpec['sequential']): Promise<Record<string, Row[]>> => {
       const up: Record<string, Row[]> = {};
-      if (spec.sequential && t.after_item) {
+      if (sequential && t.after_item) {
         // the previous clip's rows of this op (warm start); released once this clip has them
         const prevKey = t.after_item + '\0' + t.op;
         const held = handoff.get(prevKey);
@@ -733,7 +734,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           video,
           clip: t.level === 'clip' ? manifest.clip(t.item_id, t.clip_config!) : undefined,
           params: x.ro.params,
-          upstream: await upstreamFor(t, x.spec),
+          upstream: await upstreamFor(t, x.spec, x.sequential),
           attempt: t.attempts + 1,
           tools: toolsForTask,
         };

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeMask } from '../src/rle.js';
 import { resolveTool } from '../src/ffmpeg.js';
+import { Manifest } from '../src/manifest.js';
+import Database from 'better-sqlite3';
 import { cliRun, query, ROOT, SHARED, tmpDir, VIDEOS, writeRecipe } from './helpers/fixtures.js';
 
 const env = () => ({ EGOPIPE_MIRROR: SHARED, EGOPIPE_CACHE: path.join(tmpDir('egopipe-cache-'), 'c') });
@@ -72,6 +74,23 @@ ops:
        FROM events e JOIN clips c ON c.clip_id = e.item_id WHERE e.op = 'object_masks' AND e.event = 'finished' ORDER BY c.start_frame`,
     );
     for (let i = 1; i < ev.length; i++) expect(ev[i].start).toBeGreaterThanOrEqual(ev[i - 1].t_end - 0.05);
+
+    // without previous_clip the clips of the scene are independent tasks (no ordering, no hand-over)
+    const indep = writeRecipe(dir, fs.readFileSync(recipe, 'utf8').replace('[hand_keypoints, previous_clip]', '[hand_keypoints]'), 'indep.yaml');
+    const out2 = path.join(dir, 'out2');
+    const r2 = await cliRun(['run', indep, '--input', clip, '--out', out2, '--quiet'], { env: env() });
+    expect(r2.code, r2.stderr).toBe(0);
+    const orderedTasks = (o: string) => {
+      const db = new Database(Manifest.pathIn(o), { readonly: true });
+      try {
+        return (db.prepare(`SELECT count(*) AS n FROM tasks WHERE op = 'object_masks' AND after_item IS NOT NULL`).get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    expect(orderedTasks(out)).toBe(ev.length - 1);
+    expect(orderedTasks(out2)).toBe(0);
+    expect(query<{ n: number }>(out2, `SELECT count(*) AS n FROM objects WHERE source = 'previous_clip'`)[0].n).toBe(0);
   }, 180_000);
 
   it('hand_mask method sam2 runs in the model workers: one mask per hand_keypoints row, method recorded', async () => {

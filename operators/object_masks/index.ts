@@ -349,6 +349,8 @@ export const op: OperatorSpec<Partial<ObjectMasksParams>, ObjectMasksState> = {
     'SAM 2.1 video object masks (COCO RLE) per clip, prompted by hand boxes, detector boxes and/or recipe boxes/clicks, tracked with SAM 2 memory (DeepStream four-module ONNX export); needs real weights.',
   level: 'clip',
   sequential: 'scene',
+  // clips of a scene wait for each other only for the warm start; without it they run in parallel
+  sequentialFor: (p) => ((p.prompt_sources ?? DEFAULT_PARAMS.prompt_sources).includes('previous_clip') ? 'scene' : undefined),
   needs: [],
   reads: ['hand_keypoints', 'object_detect'],
   params: {
