@@ -81,6 +81,7 @@ async function cmdRun(recipeFile: string, o: {
   retryDead?: boolean;
   forceLock?: boolean;
   workers?: string;
+  limit?: string;
   gpus?: string;
   metricsPort?: string;
   metricsHost?: string;
@@ -102,6 +103,11 @@ async function cmdRun(recipeFile: string, o: {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers must be a positive integer, got ${o.workers}`);
     recipe.resources.cpu_workers = n;
   }
+  let limit: number | undefined;
+  if (o.limit !== undefined) {
+    limit = Number(o.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, got ${o.limit}`);
+  }
   checkInputs(o.input);
   const logger = loggerFrom(o);
   const summary = await runPipeline({
@@ -113,6 +119,7 @@ async function cmdRun(recipeFile: string, o: {
     progressInterval: o.progressInterval ? Number(o.progressInterval) : undefined,
     retryDead: o.retryDead,
     forceLock: o.forceLock,
+    limit,
     gpus: o.gpus,
     metricsPort: o.metricsPort !== undefined ? Number(o.metricsPort) : undefined,
     metricsHost: o.metricsHost,
@@ -156,6 +163,7 @@ export function buildProgram(): Command {
     .requiredOption('-i, --input <paths...>', 'video files, folders (scanned recursively) or .txt lists of paths')
     .requiredOption('-o, --out <dir>', 'output folder (Parquet tables + manifest); reuse it to resume')
     .option('-w, --workers <n>', 'CPU worker threads (overrides resources.cpu_workers)')
+    .option('--limit <n>', 'take only the first n input files (in path order; a dry run on a sample before the full run)')
     .option('--gpus <list>', 'GPUs for model workers: none | auto | 0,1,2,3 (overrides resources.gpus)')
     .option('--metrics-port <port>', 'serve Prometheus metrics at http://<host>:<port>/metrics during the run (0 = any free port)')
     .option('--metrics-host <host>', 'address the metrics endpoint binds to', '127.0.0.1')

@@ -46,6 +46,8 @@ export interface RunOptions {
   progressInterval?: number;
   retryDead?: boolean;
   forceLock?: boolean;
+  /** discover only the first n input files (in path order) */
+  limit?: number;
   /** overrides resources.gpus: none | auto | 0,1,2,3 */
   gpus?: string;
   /** serve Prometheus metrics on this port (0 = any free port) */
@@ -469,6 +471,10 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const batch: Array<Promise<void>> = [];
       for await (const f of discover(o.inputs, recipe.ingest.extensions)) {
         if (stopping) break;
+        if (o.limit !== undefined && videosCount.seen >= o.limit) {
+          logger.info('limit', `--limit ${o.limit}: the remaining inputs are not read in this run`);
+          break;
+        }
         videosCount.seen++;
         batch.push(
           hashLimit(async () => {
