@@ -13,6 +13,7 @@ export class ModelMissingError extends PermanentError {
  * Empty: the asset `asset` from the cache, else $EGOPIPE_MIRROR, else downloaded and sha256-checked.
  */
 export async function modelFile(given: string | undefined, asset: string): Promise<string> {
+  if (isAssetRef(given)) return resolveAssetRef(given);
   if (given) {
     const p = path.resolve(given);
     if (!fs.existsSync(p)) {

@@ -15,6 +15,7 @@ import {
   resolveAsset,
 } from '../src/assets.js';
 import { modelsListCommand, modelsPullCommand } from '../src/assets-cli.js';
+import { modelFile } from '../src/models.js';
 
 const MIRROR = fileURLToPath(new URL('../../shared/data', import.meta.url));
 const tmpRoots: string[] = [];
@@ -149,6 +150,15 @@ describe('pullAsset from a mirror', () => {
     const r = await pullAsset('epic_kitchens_sample');
     expect(r.source).toBe('mirror');
     expect(r.path).toBe(path.join(cacheDir, 'videos', 'epic_kitchens_sample.mp4'));
+  });
+
+  it("model paths take asset: references (hand_keypoints' palm_model / landmark_model)", async () => {
+    const cacheDir = tmpDir('assetref');
+    process.env.EGOPIPE_MIRROR = MIRROR;
+    process.env.EGOPIPE_CACHE = cacheDir;
+    const viaRef = await modelFile('asset:palm_detection', 'hand_landmark');
+    expect(viaRef).toBe((await pullAsset('palm_detection')).path);
+    await expect(modelFile('asset:palm_detection/nope.onnx', 'palm_detection')).rejects.toThrow(/nope\.onnx is not part of asset "palm_detection"/);
   });
 
   it('pulls a folder asset file by file', async () => {
