@@ -84,6 +84,7 @@ CREATE INDEX IF NOT EXISTS tasks_sched ON tasks(pool, state, ready, seq, cost);
 CREATE INDEX IF NOT EXISTS tasks_video ON tasks(video_id, level);
 CREATE INDEX IF NOT EXISTS tasks_prev ON tasks(item_id, prev_config);
 CREATE INDEX IF NOT EXISTS tasks_after ON tasks(after_item, config_hash);
+CREATE INDEX IF NOT EXISTS tasks_opstate ON tasks(op, state);
 CREATE TABLE IF NOT EXISTS parts(
   path TEXT PRIMARY KEY, tmp_path TEXT NOT NULL, table_name TEXT NOT NULL, run_id TEXT NOT NULL, rows INTEGER NOT NULL,
   created_at REAL NOT NULL);
