@@ -7,7 +7,7 @@
  *   - nextTasks: picking the next runnable tasks of a pool (every dispatch);
  *   - lifecycle: markRunning + markFinished + markDone of 1,000 tasks, per task;
  *   - countsByOp: task counts by op and state (progress, metrics; refreshed at most once a second
- *     and never more often than 20x its own cost, see src/run.ts).
+ *     and at most once per 50x its own cost, see src/run.ts).
  * Prints each size and the ratio of the largest to the smallest. `lifecycle` is the mean per task
  * over all reps (it includes SQLite's WAL checkpoints, which land in some reps and not others).
  */
@@ -77,7 +77,7 @@ function measure(size: number, reps: number): Result {
       m.tx(() => m.markDoneMany(picked));
       life.push(performance.now() - t);
       t = performance.now();
-      m.countsByOp();
+      m.countsByOp(configs);
       counts.push(performance.now() - t);
     }
     m.close();

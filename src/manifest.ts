@@ -84,7 +84,7 @@ CREATE INDEX IF NOT EXISTS tasks_sched ON tasks(pool, state, ready, seq, cost);
 CREATE INDEX IF NOT EXISTS tasks_video ON tasks(video_id, level);
 CREATE INDEX IF NOT EXISTS tasks_prev ON tasks(item_id, prev_config);
 CREATE INDEX IF NOT EXISTS tasks_after ON tasks(after_item, config_hash);
-CREATE INDEX IF NOT EXISTS tasks_opstate ON tasks(op, state);
+CREATE INDEX IF NOT EXISTS tasks_counts ON tasks(config_hash, op, state);
 CREATE TABLE IF NOT EXISTS parts(
   path TEXT PRIMARY KEY, tmp_path TEXT NOT NULL, table_name TEXT NOT NULL, run_id TEXT NOT NULL, rows INTEGER NOT NULL,
   created_at REAL NOT NULL);
@@ -346,12 +346,26 @@ export class Manifest {
     });
   }
 
-  countsByOp(): Array<{ op: string; state: TaskState; n: number }> {
-    return this.stmt(`SELECT op, state, COUNT(*) AS n FROM tasks GROUP BY op, state`).all() as Array<{
+  /** Task counts by op and state: of the given op configurations (one recipe), or of all. */
+  countsByOp(configs?: readonly string[]): Array<{ op: string; state: TaskState; n: number }> {
+    // grouping in the order of tasks_counts (config_hash, op, state) is an index-only scan with no
+    // sorter; filtering and summing the few groups here is cheaper than any WHERE/GROUP BY op
+    const rows = this.stmt(`SELECT config_hash, op, state, COUNT(*) AS n FROM tasks GROUP BY config_hash, op, state`).all() as Array<{
+      config_hash: string;
       op: string;
       state: TaskState;
       n: number;
     }>;
+    const keep = configs ? new Set(configs) : null;
+    const sum = new Map<string, { op: string; state: TaskState; n: number }>();
+    for (const r of rows) {
+      if (keep && !keep.has(r.config_hash)) continue;
+      const k = r.op + '\0' + r.state;
+      const e = sum.get(k);
+      if (e) e.n += r.n;
+      else sum.set(k, { op: r.op, state: r.state, n: r.n });
+    }
+    return [...sum.values()];
   }
 
   unfinishedCount(configs?: string[]): number {
@@ -371,8 +385,13 @@ export class Manifest {
   }
 
   /** Tasks that are blocked forever: pending but their predecessor is dead/skipped (defensive). */
-  soonestRetry(): number | null {
-    const r = this.stmt(`SELECT MIN(not_before) AS t FROM tasks WHERE state='retry'`).get() as { t: number | null };
+  /** When the next retry of these op configurations (all when omitted) may run. */
+  soonestRetry(configs?: readonly string[]): number | null {
+    const r = (
+      configs
+        ? this.stmt(`SELECT MIN(not_before) AS t FROM tasks WHERE state='retry' AND config_hash IN (SELECT value FROM json_each(?))`).get(JSON.stringify(configs))
+        : this.stmt(`SELECT MIN(not_before) AS t FROM tasks WHERE state='retry'`).get()
+    ) as { t: number | null };
     return r.t;
   }
 

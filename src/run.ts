@@ -32,7 +32,7 @@ import { ROOT } from './paths.js';
 import { sha256File } from './assets.js';
 import { runOp, type WorkerResult } from './worker.js';
 import { CUDA_INSTALL_HINT, cudaProviderInstalled } from './onnx/providers.js';
-import { framesDecoded, RateWindow } from './live.js';
+import { framesDecoded, OpRates, RateWindow } from './live.js';
 
 const require = createRequire(import.meta.url);
 
@@ -245,6 +245,8 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const sequential = spec.sequentialFor ? spec.sequentialFor(ro.params) : spec.sequential;
       return { ro, spec, seq, pool: spec.resources.poolFor?.(ro.params) ?? spec.resources.pool, sequential };
     });
+    /** this recipe's op configurations: its tasks among those of other recipes in the same --out */
+    const runConfigs = opsBySeq.map((x) => x.ro.config_hash);
     const videoOps = opsBySeq.filter((x) => x.spec.level === 'video');
     const clipOps = opsBySeq.filter((x) => x.spec.level === 'clip');
     const lastVideoSeq = videoOps[videoOps.length - 1].seq;
@@ -525,6 +527,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       });
 
     // --- task completion -------------------------------------------------------------------
+    const opRates = new OpRates(60);
     const deadLetter = (t: TaskRow, reason: string) => {
       deadCount++;
       for (const n of handedOff) handoff.delete(t.item_id + '\0' + n);
@@ -552,6 +555,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     };
 
     const event = (t: TaskRow, kind: string, res: WorkerResult, pool: string, durationS: number) => {
+      if (kind === 'finished' || kind === 'dead') opRates.done(t.op);
       store.add('events', [
         {
           ts: new Date().toISOString(),
@@ -650,14 +654,14 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const alerts: Alert[] = [];
     let stoppedByProbe: string | null = null;
 
-    // Task counts by op and state for progress and metrics. Counting scans the (op, state) index:
-    // about 0.1 s per 2 million tasks, so it is refreshed at most once a second and never more
-    // often than 20x its own cost: the orchestrator's thread stays free at any manifest size.
+    // Task counts by op and state for progress and metrics. Counting scans an index (about 0.1-0.2 s
+    // per 2 million tasks), so it is refreshed at most once a second and at most once per 50x its
+    // own cost: the orchestrator's thread stays (>= 98%) free at any manifest size.
     let countsCache: { at: number; costMs: number; rows: ReturnType<Manifest["countsByOp"]> } | null = null;
     const taskCounts = () => {
       const now = performance.now();
-      if (!countsCache || now - countsCache.at > Math.max(1000, 20 * countsCache.costMs)) {
-        const rows = manifest.countsByOp();
+      if (!countsCache || now - countsCache.at > Math.max(1000, 50 * countsCache.costMs)) {
+        const rows = manifest.countsByOp(runConfigs);
         countsCache = { at: performance.now(), costMs: performance.now() - now, rows };
       }
       return countsCache.rows;
@@ -814,7 +818,16 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const el = (Date.now() - t0) / 1000;
       const fps = liveRate.add(framesDecoded() - framesAtStart);
       const frac = vTotal ? (vDone + vDead) / vTotal : 0;
-      const eta = frac > 0 && !discovering ? (el / frac) * (1 - frac) : NaN;
+      // two estimates, the larger wins: the share of videos done (good over many videos) and each
+      // op's remaining tasks at its recent rate (works inside one long video; blind to clips that
+      // upstream ops have not created yet)
+      const byVideos = frac > 0 && !discovering ? (el / frac) * (1 - frac) : null;
+      const remaining = new Map<string, number>();
+      for (const c of counts) {
+        if (c.state === 'pending' || c.state === 'retry' || c.state === 'running') remaining.set(c.op, (remaining.get(c.op) ?? 0) + c.n);
+      }
+      const byOps = opRates.eta(remaining);
+      const eta = byVideos === null && byOps === null ? NaN : Math.max(byVideos ?? 0, byOps ?? 0);
       let clipsPart = '';
       if (clipOps.length) {
         const lastC = clipOps[clipOps.length - 1].ro.op;
@@ -830,7 +843,6 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
 
     // --- main loop -------------------------------------------------------------------------
     logger.info('run.start', `run ${runId}: recipe "${recipe.name}" -> ${outDir} (${recipe.resources.cpu_workers} CPU worker(s))`, { run_id: runId });
-    const opNames = opsBySeq.map((x) => x.ro.config_hash);
     const pools = [...new Set(opsBySeq.map((x) => x.pool))];
     for (;;) {
       if (stopping) break;
@@ -838,15 +850,15 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       for (const pool of pools) {
         const free = poolLimit(pool) - inflightOf(pool);
         if (free <= 0) continue;
-        for (const t of manifest.nextTasks(pool, free, now, new Set(inflight.keys()), opNames)) dispatch(t);
+        for (const t of manifest.nextTasks(pool, free, now, new Set(inflight.keys()), runConfigs)) dispatch(t);
       }
       if (inflight.size === 0 && !discovering) {
         // nothing running: either finished, or only retries waiting for their backoff
-        if (manifest.unfinishedCount(opNames) === 0) break;
-        const soon = manifest.soonestRetry();
+        if (manifest.unfinishedCount(runConfigs) === 0) break;
+        const soon = manifest.soonestRetry(runConfigs);
         if (soon === null) {
           // pending tasks that can never become ready (defensive: should not happen)
-          const stuck = manifest.db.prepare(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry')`).get() as { n: number };
+          const stuck = { n: manifest.unfinishedCount(runConfigs) };
           if (stuck.n) logger.error('stuck', `${stuck.n} task(s) can not become ready; stopping`);
           break;
         }
@@ -866,7 +878,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     if (fatal) throw fatal;
     await commit();
 
-    const countsRows = manifest.countsByOp();
+    const countsRows = manifest.countsByOp(runConfigs);
     const tasks: Record<string, Record<string, number>> = {};
     for (const c of countsRows) (tasks[c.op] ??= {})[c.state] = c.n;
     const deadTotal = countsRows.filter((c) => c.state === 'dead').reduce((a, c) => a + c.n, 0);

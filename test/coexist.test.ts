@@ -48,4 +48,20 @@ describe('different recipes into the same --out', () => {
     expect(tot(all, 'debug_fault')).toBe(per[1].clips + 5);
     expect(cli(['status', '--out', out]).stdout).toMatch(/recipe: b .*\n[\s\S]*8 more task\(s\) in this --out belong to other recipes/);
   }, 120_000);
+
+  it("another recipe's dead letters are not this run's: exit 0, its summary counts only its own tasks", () => {
+    const dir = tmpDir();
+    const out = path.join(dir, 'out');
+    const input = path.join(GEN, 'cuts', 'cuts_4scenes.mp4');
+    const recipe = (fault: string) => `ops:\n  - op: probe\n  - op: clips\n    params: {max_clip_seconds: 10}\n  - op: debug_fault\n    params: {fault: ${fault}}\n`;
+    const bad = cli(['run', writeRecipe(dir, recipe('permanent'), 'bad.yaml'), '--input', input, '--out', out, '--quiet']);
+    expect(bad.code).toBe(3);
+    const good = cli(['run', writeRecipe(dir, recipe('none'), 'good.yaml'), '--input', input, '--out', out, '--log-format', 'json']);
+    expect(good.code, good.stderr).toBe(0);
+    const summary = JSON.parse(good.stdout.trim().split('\n').pop()!) as { dead: number; tasks: Record<string, Record<string, number>> };
+    expect(summary.dead).toBe(0);
+    expect(summary.tasks.debug_fault).toEqual({ done: 1 });
+    // dlq still lists the other recipe's dead letter
+    expect(JSON.parse(cli(['dlq', '--out', out, '--json']).stdout)).toHaveLength(1);
+  }, 60_000);
 });

@@ -1,7 +1,7 @@
 /** Live progress: decoded frames are counted while tasks run, in threads and in model workers. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RateWindow } from '../src/live.js';
+import { OpRates, RateWindow } from '../src/live.js';
 import { cliRun, GEN, tmpDir, writeRecipe } from './helpers/fixtures.js';
 
 interface LogLine {
@@ -27,6 +27,24 @@ describe('RateWindow', () => {
     // 10 s later: the old samples leave the window and the rate follows the recent pace
     for (let t = 3_000; t <= 20_000; t += 1_000) r.add(300 + ((t - 2_000) / 1_000) * 10, t);
     expect(r.add(300 + 190, 21_000)).toBeCloseTo(10, 0);
+  });
+});
+
+describe('OpRates', () => {
+  it('gives each op its recent completion rate and an ETA set by the slowest op', () => {
+    const r = new OpRates(60);
+    const t0 = 1_000_000;
+    for (let i = 0; i < 20; i++) r.done('hand_keypoints', t0 + i * 500); // 2 per second
+    for (let i = 0; i < 5; i++) r.done('retarget', t0 + i * 2_000); // 0.5 per second
+    const now = t0 + 10_000;
+    expect(r.rate('hand_keypoints', now)).toBeCloseTo(2, 1);
+    expect(r.rate('retarget', now)).toBeCloseTo(0.5, 1);
+    expect(r.eta(new Map([['hand_keypoints', 10], ['retarget', 10]]), now)).toBeCloseTo(20, 0);
+    expect(r.eta(new Map([['hand_keypoints', 0], ['retarget', 0]]), now)).toBe(0);
+    // an op with work left and no completion yet: unknown
+    expect(r.eta(new Map([['object_masks', 3]]), now)).toBeNull();
+    // completions older than the window no longer count
+    expect(r.rate('retarget', t0 + 200_000)).toBe(0);
   });
 });
 
