@@ -88,7 +88,6 @@ CREATE INDEX IF NOT EXISTS tasks_counts ON tasks(config_hash, op, state);
 CREATE TABLE IF NOT EXISTS parts(
   path TEXT PRIMARY KEY, tmp_path TEXT NOT NULL, table_name TEXT NOT NULL, run_id TEXT NOT NULL, rows INTEGER NOT NULL,
   created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS done_log(run_id TEXT, ts REAL, op TEXT, n INTEGER, frames INTEGER);
 `;
 
 /** Bump when the manifest tables change incompatibly. */
@@ -451,10 +450,6 @@ export class Manifest {
 
   runs(): Array<Record<string, unknown>> {
     return this.stmt(`SELECT * FROM runs ORDER BY started_at`).all() as Array<Record<string, unknown>>;
-  }
-
-  logDone(runId: string, op: string, n: number, frames: number): void {
-    this.stmt(`INSERT INTO done_log(run_id, ts, op, n, frames) VALUES(?,?,?,?,?)`).run(runId, Date.now() / 1000, op, n, frames);
   }
 
   getMeta(key: string): string | undefined {
