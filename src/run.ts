@@ -169,9 +169,16 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const spec = getOp(ro.op);
     return (spec.resources.poolFor?.(ro.params) ?? spec.resources.pool) === 'gpu';
   });
-  const devices = usesGpuPool ? resolveDevices(o.gpus ?? recipe.resources.gpus, recipe.resources.model_workers_cpu) : [];
+  const gpuSpec = o.gpus ?? recipe.resources.gpus;
+  let devices = usesGpuPool ? resolveDevices(gpuSpec, recipe.resources.model_workers_cpu) : [];
   if (devices.some((d) => d.kind === 'cuda') && !cudaProviderInstalled()) {
-    throw new ModelUnavailableError(`GPUs ${devices.map((d) => d.index).join(',')} requested (--gpus / resources.gpus) but ${CUDA_INSTALL_HINT}`);
+    // GPUs found by 'auto' on a CPU-only install (a laptop with a GPU): the CPU model workers;
+    // GPUs asked for by number: stop and say how to install the CUDA provider
+    if (gpuSpec.trim().toLowerCase() !== 'auto') {
+      throw new ModelUnavailableError(`GPUs ${devices.map((d) => d.index).join(',')} requested (--gpus / resources.gpus) but ${CUDA_INSTALL_HINT}`);
+    }
+    logger.warn('gpus', `--gpus auto found ${devices.length} GPU(s) but ${CUDA_INSTALL_HINT}; model workers use the CPU this run`);
+    devices = resolveDevices('none', recipe.resources.model_workers_cpu);
   }
   fs.mkdirSync(outDir, { recursive: true });
   const runId = newRunId();

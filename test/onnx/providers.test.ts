@@ -101,4 +101,18 @@ describe('--gpus without the CUDA provider', () => {
     expect(res.stderr).toMatch(/GPUs 0 requested .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci.*--gpus none/);
     expect(fs.existsSync(out)).toBe(false);
   });
+
+  it.skipIf(cudaProviderInstalled() || process.platform === 'win32')('--gpus auto that finds GPUs runs the model workers on the CPU, with a warning', () => {
+    const dir = tmpDir();
+    // a stand-in nvidia-smi that reports one GPU
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'nvidia-smi'), '#!/bin/sh\necho "GPU 0: Stand-in GPU (UUID: GPU-0000)"\n', { mode: 0o755 });
+    const r = writeRecipe(dir, `resources: {gpus: auto}\nops:\n  - op: probe\n  - op: clips\n  - op: debug_model\n`);
+    const out = path.join(dir, 'out');
+    const res = cli(['run', r, '--input', path.join(GEN, 'many', 'v01.mp4'), '--out', out], { env: { PATH: `${bin}${path.delimiter}${process.env.PATH}` } });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/--gpus auto found 1 GPU\(s\) but onnxruntime-node has no CUDA provider installed.*model workers use the CPU this run/);
+    expect(res.stderr).toMatch(/model workers: CPU/);
+  });
 });
