@@ -367,6 +367,15 @@ export class Manifest {
     return [...sum.values()];
   }
 
+  /** Tasks of these op configurations still waiting to run (pending or retry). */
+  waitingCount(configs: readonly string[]): number {
+    return (
+      this.stmt(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry') AND config_hash IN (SELECT value FROM json_each(?))`).get(
+        JSON.stringify(configs),
+      ) as { n: number }
+    ).n;
+  }
+
   unfinishedCount(configs?: string[]): number {
     if (!configs) {
       return (this.stmt(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('pending','retry','running','finished')`).get() as { n: number }).n;

@@ -860,13 +860,14 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
         for (const t of manifest.nextTasks(pool, free, now, new Set(inflight.keys()), runConfigs)) dispatch(t);
       }
       if (inflight.size === 0 && !discovering) {
-        // nothing running: either finished, or only retries waiting for their backoff
-        if (manifest.unfinishedCount(runConfigs) === 0) break;
+        // nothing running and nothing dispatched: either every task has run (those still
+        // 'finished' are committed below), or retries wait for their backoff
+        const waiting = manifest.waitingCount(runConfigs);
+        if (waiting === 0) break;
         const soon = manifest.soonestRetry(runConfigs);
         if (soon === null) {
           // pending tasks that can never become ready (defensive: should not happen)
-          const stuck = { n: manifest.unfinishedCount(runConfigs) };
-          if (stuck.n) logger.error('stuck', `${stuck.n} task(s) can not become ready; stopping`);
+          logger.error('stuck', `${waiting} task(s) can not become ready; stopping`);
           break;
         }
         await sleep(Math.max(10, (soon - Date.now() / 1000) * 1000));
