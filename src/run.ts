@@ -824,17 +824,23 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const vTotal = total(videoOps[0].ro.op);
       const el = (Date.now() - t0) / 1000;
       const fps = liveRate.add(framesDecoded() - framesAtStart);
-      const frac = vTotal ? (vDone + vDead) / vTotal : 0;
-      // two estimates, the larger wins: the share of videos done (good over many videos) and each
-      // op's remaining tasks at its recent rate (works inside one long video; blind to clips that
-      // upstream ops have not created yet)
-      const byVideos = frac > 0 && !discovering ? (el / frac) * (1 - frac) : null;
+      // progress = share of this recipe's known tasks that are over (done, dead or skipped); a
+      // video counts in vDone once its video-level ops are done, while its clips may still run
+      let tasksAll = 0;
+      let tasksOver = 0;
       const remaining = new Map<string, number>();
       for (const c of counts) {
-        if (c.state === 'pending' || c.state === 'retry' || c.state === 'running') remaining.set(c.op, (remaining.get(c.op) ?? 0) + c.n);
+        tasksAll += c.n;
+        if (c.state === 'done' || c.state === 'finished' || c.state === 'dead' || c.state === 'skipped') tasksOver += c.n;
+        else if (c.state === 'pending' || c.state === 'retry' || c.state === 'running') remaining.set(c.op, (remaining.get(c.op) ?? 0) + c.n);
       }
+      const frac = tasksAll ? tasksOver / tasksAll : 0;
+      // two estimates, the larger wins: elapsed time scaled by the share of tasks over, and each
+      // op's remaining tasks at its recent rate (the slowest op decides). Both are blind to clips
+      // that upstream ops have not created yet, and unknown while inputs are still being found.
+      const byTasks = frac > 0 ? (el / frac) * (1 - frac) : null;
       const byOps = opRates.eta(remaining);
-      const eta = byVideos === null && byOps === null ? NaN : Math.max(byVideos ?? 0, byOps ?? 0);
+      const eta = discovering || byTasks === null ? NaN : Math.max(byTasks, byOps ?? 0);
       let clipsPart = '';
       if (clipOps.length) {
         const lastC = clipOps[clipOps.length - 1].ro.op;
