@@ -183,9 +183,17 @@ export function buildProgram(): Command {
     .requiredOption('-o, --out <dir>', 'output folder of a run')
     .option('--json', 'print JSON')
     .option('--all', "count every task in --out (all recipes that wrote there), not only the live or last run's recipe")
-    .action((o) => {
-      const s = readStatus(o.out, { all: !!o.all });
-      out(o.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+    .option('--watch [seconds]', 'print again every n seconds (default 5) while a run is live, then once more and exit; --json prints one JSON line each time')
+    .action(async (o) => {
+      const watch = o.watch === undefined ? null : o.watch === true ? 5 : Number(o.watch);
+      if (watch !== null && !(watch > 0)) throw new UsageError(`--watch must be a number of seconds > 0, got ${String(o.watch)}`);
+      const clear = watch !== null && process.stdout.isTTY && !o.json ? '\x1b[2J\x1b[H' : '';
+      for (;;) {
+        const s = readStatus(o.out, { all: !!o.all });
+        out(o.json ? JSON.stringify(s, null, watch === null ? 2 : 0) : clear + formatStatus(s));
+        if (watch === null || !s.live) return;
+        await new Promise((r) => setTimeout(r, watch * 1000));
+      }
     });
 
   program

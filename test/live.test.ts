@@ -1,7 +1,10 @@
 /** Live progress: decoded frames are counted while tasks run, in threads and in model workers. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OpRates, RateWindow } from '../src/live.js';
+import { lockPath } from '../src/lock.js';
+import { Manifest } from '../src/manifest.js';
 import { cliRun, GEN, tmpDir, writeRecipe } from './helpers/fixtures.js';
 
 interface LogLine {
@@ -82,5 +85,21 @@ ops:
     expect(during.some((l) => /\| [1-9]\d* frames\/s/.test(l.msg ?? ''))).toBe(true);
     const summary = lines.find((l) => l.event === 'summary')!;
     expect(summary.frames_decoded).toBe(625);
+  }, 90_000);
+
+  it('status --watch prints while the run is live, then once more after it ends', async () => {
+    const dir = tmpDir();
+    const r = writeRecipe(dir, `resources: {gpus: none}\nops:\n  - op: probe\n  - op: clips\n    params: {max_clip_seconds: 600}\n  - op: debug_model\n    params: {ms_per_frame: 8}\n`);
+    const out = path.join(dir, 'out');
+    const run = cliRun(['run', r, '--input', path.join(GEN, 'cuts', 'long_single_scene.mp4'), '--out', out, '--quiet']);
+    for (let i = 0; i < 200 && !(fs.existsSync(lockPath(out)) && fs.existsSync(Manifest.pathIn(out))); i++) await new Promise((res) => setTimeout(res, 50));
+    const watch = await cliRun(['status', '--out', out, '--watch', '0.5', '--json']);
+    expect((await run).code).toBe(0);
+    expect(watch.code, watch.stderr).toBe(0);
+    const snaps = watch.stdout.trim().split('\n').map((l) => JSON.parse(l) as { live: unknown; ops: Array<{ op: string; states: Record<string, number> }> });
+    expect(snaps.length).toBeGreaterThanOrEqual(2);
+    expect(snaps[0].live).not.toBeNull();
+    expect(snaps[snaps.length - 1].live).toBeNull();
+    expect(snaps[snaps.length - 1].ops.find((o) => o.op === 'debug_model')?.states.done).toBe(1);
   }, 90_000);
 });
