@@ -223,20 +223,12 @@ export class Manifest {
     return !!r && (r.state === 'done' || r.state === 'finished');
   }
 
-  addTask(t: {
-    item_id: string;
-    op: string;
-    level: 'video' | 'clip';
-    video_id: string;
-    seq: number;
-    pool: string;
-    config_hash: string;
-    prev_config: string | null;
-    clip_config: string | null;
-    after_item?: string | null;
-    ready: boolean;
-    cost: number;
-  }): boolean {
+  addTask(
+    t: Pick<TaskRow, 'item_id' | 'op' | 'level' | 'video_id' | 'seq' | 'pool' | 'config_hash' | 'prev_config' | 'clip_config' | 'cost'> & {
+      after_item?: string | null;
+      ready: boolean;
+    },
+  ): boolean {
     const seqOk = !t.after_item || this.predecessorFinished(t.after_item, t.config_hash) || this.task(t.after_item, t.config_hash)?.state === 'dead';
     const r = this.stmt(
       `INSERT OR IGNORE INTO tasks(item_id, op, level, video_id, seq, pool, config_hash, prev_config, clip_config, after_item, seq_ok, ready, ready_at, cost, created_at)

@@ -6,7 +6,7 @@ import { requireModelFile } from '../../src/models.js';
 import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
-import { sessionProviders } from '../../src/onnx/providers.js';
+import { createOnnxSession, onnxSessionOptions } from '../../src/onnx/session.js';
 
 export type DepthBackend = 'moge2' | 'depth_anything_v2';
 
@@ -164,17 +164,7 @@ function staticHw(m: ort.InferenceSession.ValueMetadata | undefined): { h: numbe
 
 export async function loadDepthModel(modelPath: unknown, opts: LoadOptions = {}, param = 'model'): Promise<DepthModel> {
   const file = requireWeights(modelPath, param);
-  const so: ort.InferenceSession.SessionOptions = {
-    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
-    graphOptimizationLevel: 'all',
-  };
-  if (opts.threads && opts.threads > 0) so.intraOpNumThreads = opts.threads;
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(file, so);
-  } catch (e) {
-    throw new DepthContractError(`depth: onnxruntime cannot load ${file}: ${(e as Error).message}`);
-  }
+  const session = await createOnnxSession(file, onnxSessionOptions(opts), (why) => new DepthContractError(`depth: onnxruntime cannot load ${file}: ${why}`));
   const backend = !opts.backend || opts.backend === 'auto' ? detectBackend(session) : opts.backend;
   const fail = async (problems: string[], what: string): Promise<never> => {
     await session.release().catch(() => undefined);

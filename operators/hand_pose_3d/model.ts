@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
 import { CROP_SIZE, NUM_JOINTS, rotmatToAxisAngle, type HandNetOutput } from './geometry.js';
-import { sessionProviders } from '../../src/onnx/providers.js';
+import { createOnnxSession, onnxSessionOptions } from '../../src/onnx/session.js';
 
 /** Names of the ONNX contract. */
 export const IO = {
@@ -133,17 +133,7 @@ function rotationsAsAxisAngle(t: ort.Tensor, item: number, count: number, name: 
 
 export async function loadHandPose3dModel(modelPath: unknown, opts: LoadOptions = {}): Promise<HandPose3dModel> {
   const path = requireWeights(modelPath);
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
-    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
-    graphOptimizationLevel: 'all',
-  };
-  if (opts.threads && opts.threads > 0) sessionOptions.intraOpNumThreads = opts.threads;
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(path, sessionOptions);
-  } catch (e) {
-    throw new HandPose3dContractError(`hand_pose_3d: onnxruntime cannot load ${path}: ${(e as Error).message}`);
-  }
+  const session = await createOnnxSession(path, onnxSessionOptions(opts), (why) => new HandPose3dContractError(`hand_pose_3d: onnxruntime cannot load ${path}: ${why}`));
   const problems = checkContract(session);
   if (problems.length) {
     await session.release().catch(() => undefined);

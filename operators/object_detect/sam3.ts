@@ -13,7 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
 import { encodeMaskWindow, type Rle } from '../../src/rle.js';
 import { ClipTokenizer, SAM3_CONTEXT_LENGTH, type PadMode } from './tokenizer.js';
-import { sessionProviders } from '../../src/onnx/providers.js';
+import { createOnnxSession, onnxSessionOptions } from '../../src/onnx/session.js';
 
 /** SAM 3 image size (Sam3ViTConfig.image_size = 1008, patch 14 -> 72 x 72 tokens). */
 export const SAM3_IMAGE_SIZE = 1008;
@@ -533,16 +533,7 @@ function floatData(t: ort.Tensor | undefined, name: string): Float32Array {
 }
 
 async function createSession(file: string, what: string, opts: Sam3RuntimeOptions): Promise<ort.InferenceSession> {
-  const so: ort.InferenceSession.SessionOptions = {
-    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
-    graphOptimizationLevel: 'all',
-  };
-  if (opts.threads && opts.threads > 0) so.intraOpNumThreads = opts.threads;
-  try {
-    return await ort.InferenceSession.create(file, so);
-  } catch (e) {
-    throw new Sam3ContractError(`object_detect: onnxruntime cannot load the SAM 3 ${what} ${file}: ${(e as Error).message}`);
-  }
+  return createOnnxSession(file, onnxSessionOptions(opts), (why) => new Sam3ContractError(`object_detect: onnxruntime cannot load the SAM 3 ${what} ${file}: ${why}`));
 }
 
 /**

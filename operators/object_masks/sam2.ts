@@ -23,7 +23,7 @@ import {
   type ModuleName,
 } from './contract.js';
 import type { MemoryInputs } from './memory.js';
-import { sessionProviders } from '../../src/onnx/providers.js';
+import { createOnnxSession, onnxSessionOptions } from '../../src/onnx/session.js';
 
 export type Sam2Paths = Record<ModuleName, string>;
 
@@ -155,19 +155,16 @@ function expectSize(module: ModuleName, name: string, t: ort.Tensor | undefined,
 
 /** Load the four modules and check them against the contract (all problems in one error). */
 export async function loadSam2(paths: Sam2Paths, opts: LoadOptions = {}): Promise<Sam2Onnx> {
-  const so: ort.InferenceSession.SessionOptions = {
-    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
-    graphOptimizationLevel: 'all',
-  };
-  if (opts.threads && opts.threads > 0) so.intraOpNumThreads = opts.threads;
+  // providers first: a provider problem is its own error, not a contract problem of the files
+  const so = onnxSessionOptions(opts);
   const sessions = {} as Record<ModuleName, ort.InferenceSession>;
   const problems: string[] = [];
   try {
     for (const m of MODULES) {
       try {
-        sessions[m] = await ort.InferenceSession.create(paths[m], so);
+        sessions[m] = await createOnnxSession(paths[m], so, (why) => new Error(`${m}: onnxruntime cannot load ${paths[m]}: ${why}`));
       } catch (e) {
-        problems.push(`${m}: onnxruntime cannot load ${paths[m]}: ${(e as Error).message}`);
+        problems.push((e as Error).message);
         continue;
       }
       problems.push(...checkModule(m, sessions[m].inputMetadata, sessions[m].outputMetadata));

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '../types.js';
 import { CHANNELS, CROP_SIZE } from './crop.js';
-import { sessionProviders } from '../../src/onnx/providers.js';
+import { createOnnxSession, onnxSessionOptions } from '../../src/onnx/session.js';
 
 /** Names of the ONNX contract (Isaac ROS FoundationPose bindings). */
 export const IO = {
@@ -91,17 +91,7 @@ export function checkContract(session: ort.InferenceSession, kind: 'refiner' | '
 }
 
 async function createSession(file: string, kind: 'refiner' | 'scorer', opts: LoadOptions): Promise<ort.InferenceSession> {
-  const so: ort.InferenceSession.SessionOptions = {
-    executionProviders: sessionProviders(opts.providers) as ort.InferenceSession.ExecutionProviderConfig[],
-    graphOptimizationLevel: 'all',
-  };
-  if (opts.threads && opts.threads > 0) so.intraOpNumThreads = opts.threads;
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(file, so);
-  } catch (e) {
-    throw new FoundationPoseContractError(`object_pose: onnxruntime cannot load the ${kind} ${file}: ${(e as Error).message}`);
-  }
+  const session = await createOnnxSession(file, onnxSessionOptions(opts), (why) => new FoundationPoseContractError(`object_pose: onnxruntime cannot load the ${kind} ${file}: ${why}`));
   const problems = checkContract(session, kind);
   if (problems.length) {
     await session.release().catch(() => undefined);
